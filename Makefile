@@ -1,0 +1,44 @@
+# policyc: `make demo` compiles the shipped default policy; `make test` runs every test.
+SWIFT ?= swift
+APT_PACKAGES = libseccomp-dev pkg-config
+RELEASE = .build/release/policyc
+OUT ?= out
+
+.PHONY: setup build demo test bench policies goldens clean
+
+# Installs what the build and tests need, once (as root, from Debian's archive).
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: setup
+	$(SWIFT) build -c release --static-swift-stdlib --product policyc
+
+demo: build
+	@mkdir -p $(OUT)
+	$(RELEASE) compile Policies/default.yaml -o $(OUT) --stats
+	@ls -l $(OUT)
+	$(RELEASE) explain Policies/default.yaml --call "socket(AF_VSOCK, SOCK_STREAM, 0)"
+	$(RELEASE) explain Policies/default.yaml --call "clone(CLONE_NEWUSER)"
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: setup
+	$(SWIFT) build -c release --product policyc-bench
+	.build/release/policyc-bench
+
+# Re-embeds Policies/*.yaml into the binary after editing them.
+policies:
+	sh Tools/embed-policies.sh
+
+# Rewrites the golden outputs under Profiles/ (review the diff before committing).
+goldens:
+	POLICYC_UPDATE_GOLDENS=1 $(SWIFT) test --filter Golden
+
+clean:
+	rm -rf .build $(OUT)

@@ -1,0 +1,183 @@
+import PolicyModel
+
+public enum CodegenError: Error, CustomStringConvertible, Equatable {
+    case tooLong(instructions: Int)
+
+    public var description: String {
+        switch self {
+        case .tooLong(let n):
+            return "the filter needs \(n) BPF instructions; the kernel accepts at most \(maxInstructions) (BPF_MAXINSNS). Use fewer argument conditions or architectures."
+        }
+    }
+}
+
+/// Compiles `FilterIR` to seccomp BPF: architecture dispatch, then per architecture a decision
+/// tree over syscall-number ranges, weighted so common ABIs take the shortest paths; argument
+/// checks only on the paths of syscalls whose verdict depends on them.
+public struct SeccompCodegen {
+    public let ir: FilterIR
+
+    public init(_ ir: FilterIR) { self.ir = ir }
+
+    /// How much a syscall weighs when shaping the tree: x32 is rarely used; argument checks
+    /// add instructions after the tree, so those syscalls are pulled nearer the root to keep
+    /// the longest path short.
+    static func weight(_ arch: Arch, _ leaf: Leaf) -> Int {
+        let base = arch == .x32 ? 2 : 16
+        if case .chain = leaf { return base * 8 }
+        return base
+    }
+
+    public func generate() throws(CodegenError) -> BPFProgram {
+        let emitter = BackwardEmitter()
+        var blocks: [(UInt32, [ArchIR])] = []
+        for abi in ir.arches {
+            if let i = blocks.firstIndex(where: { $0.0 == abi.arch.auditArch }) { blocks[i].1.append(abi) }
+            else { blocks.append((abi.arch.auditArch, [abi])) }
+        }
+        var entries: [(UInt32, BackwardEmitter.Label)] = []
+        for (audit, abis) in blocks.reversed() {
+            let block = ArchBlock(ir: ir, auditArch: audit, abis: abis, emitter: emitter)
+            entries.insert((audit, block.emit()), at: 0)
+        }
+        var next = emitter.ret(ir.badArchAction.seccompRet)
+        for (audit, label) in entries.reversed() {
+            next = emitter.jump(BPFInstruction.Op.jeqK, audit, ifTrue: label, ifFalse: next)
+        }
+        _ = emitter.load(SeccompData.arch)
+        guard emitter.count <= maxInstructions else { throw .tooLong(instructions: emitter.count) }
+        return BPFProgram(emitter.program)
+    }
+}
+
+/// What a range of syscall numbers leads to.
+enum Leaf: Hashable {
+    case action(Action)
+    case chain(Chain)
+}
+
+/// Argument checks in first-match order, then a fallback.
+struct Chain: Hashable {
+    struct Step: Hashable {
+        var condition: BoolExpr
+        var action: Action
+    }
+    var steps: [Step]
+    var fallback: Action
+}
+
+struct Segment {
+    var low: UInt32
+    var high: UInt32
+    var leaf: Leaf
+    var weight: Int
+}
+
+/// The code for the ABIs that share one `AUDIT_ARCH_*` value.
+struct ArchBlock {
+    let ir: FilterIR
+    let auditArch: UInt32
+    let abis: [ArchIR]
+    let emitter: BackwardEmitter
+
+    func emit() -> BackwardEmitter.Label {
+        let segments = Self.merge(numberSlots().flatMap(segments(in:)))
+        let tree = DecisionTree(weights: segments.map(\.weight))
+        var chains: [Chain: BackwardEmitter.Label] = [:]
+        let wide = abis.allSatisfy(\.arch.hasWideArguments)
+        let root = emitTree(tree.root, segments: segments, chains: &chains, wide: wide)
+        // The load falls through to the root: a shared `ret` elsewhere needs a copy here.
+        if root != emitter.count - 1 { _ = emitter.reach(root) }
+        return emitter.load(SeccompData.nr)
+    }
+
+    /// x86_64 and x32 share an audit arch and split the number space at bit 30.
+    private func numberSlots() -> [(ClosedRange<UInt32>, ArchIR?)] {
+        if auditArch == Arch.x86_64.auditArch {
+            return [(0...(Arch.x32SyscallBit - 1), abis.first { $0.arch == .x86_64 }),
+                    (Arch.x32SyscallBit...UInt32.max, abis.first { $0.arch == .x32 })]
+        }
+        return [(0...UInt32.max, abis.first)]
+    }
+
+    private func segments(in slot: (ClosedRange<UInt32>, ArchIR?)) -> [Segment] {
+        let (range, abi) = slot
+        guard let abi else { return [Segment(low: range.lowerBound, high: range.upperBound, leaf: .action(ir.badArchAction), weight: 1)] }
+        var result: [Segment] = []
+        var cursor = range.lowerBound
+        let unknown = Leaf.action(ir.newSyscallAction)
+        for entry in abi.table.entries.sorted(by: { $0.number < $1.number }) where range.contains(entry.number) {
+            if entry.number > cursor { result.append(Segment(low: cursor, high: entry.number - 1, leaf: unknown, weight: 1)) }
+            let leaf = leaf(for: entry.number, in: abi)
+            result.append(Segment(low: entry.number, high: entry.number, leaf: leaf, weight: SeccompCodegen.weight(abi.arch, leaf)))
+            cursor = entry.number &+ 1
+            if entry.number == range.upperBound { return result }
+        }
+        result.append(Segment(low: cursor, high: range.upperBound, leaf: unknown, weight: 1))
+        return result
+    }
+
+    private func leaf(for number: UInt32, in abi: ArchIR) -> Leaf {
+        guard let rules = abi.rules[number] else {
+            return .action(abi.tooNew.contains(number) ? ir.newSyscallAction : ir.defaultAction)
+        }
+        var steps: [Chain.Step] = []
+        var fallback = ir.defaultAction
+        for rule in rules {
+            guard let condition = rule.condition else { fallback = rule.action; break }
+            steps.append(Chain.Step(condition: condition, action: rule.action))
+        }
+        // Trailing checks that lead where the fallback does decide nothing.
+        while let last = steps.last, last.action == fallback { steps.removeLast() }
+        return steps.isEmpty ? .action(fallback) : .chain(Chain(steps: steps, fallback: fallback))
+    }
+
+    static func merge(_ segments: [Segment]) -> [Segment] {
+        var merged: [Segment] = []
+        for segment in segments {
+            if var last = merged.last, last.leaf == segment.leaf, last.high &+ 1 == segment.low {
+                last.high = segment.high
+                last.weight += segment.weight
+                merged[merged.count - 1] = last
+            } else {
+                merged.append(segment)
+            }
+        }
+        return merged
+    }
+
+    private func emitTree(_ node: DecisionTree.Node, segments: [Segment], chains: inout [Chain: BackwardEmitter.Label], wide: Bool) -> BackwardEmitter.Label {
+        switch node {
+        case .leaf(let i):
+            switch segments[i].leaf {
+            case .action(let action): return emitter.ret(action.seccompRet)
+            case .chain(let chain):
+                if let label = chains[chain] { return label }
+                let label = emitChain(chain, wide: wide)
+                chains[chain] = label
+                return label
+            }
+        case .split(let at, let left, let right, let leftSize, let rightSize):
+            // The subtree emitted last lands right after the jump; make that the smaller one so
+            // the other stays within an 8-bit offset as often as possible.
+            let l: BackwardEmitter.Label, r: BackwardEmitter.Label
+            if leftSize <= rightSize {
+                r = emitTree(right, segments: segments, chains: &chains, wide: wide)
+                l = emitTree(left, segments: segments, chains: &chains, wide: wide)
+            } else {
+                l = emitTree(left, segments: segments, chains: &chains, wide: wide)
+                r = emitTree(right, segments: segments, chains: &chains, wide: wide)
+            }
+            return emitter.jump(BPFInstruction.Op.jgeK, segments[at].low, ifTrue: r, ifFalse: l)
+        }
+    }
+
+    private func emitChain(_ chain: Chain, wide: Bool) -> BackwardEmitter.Label {
+        var next = emitter.ret(chain.fallback.seccompRet)
+        for step in chain.steps.reversed() {
+            let taken = emitter.ret(step.action.seccompRet)
+            next = ConditionEmitter(emitter: emitter, wide: wide).emit(step.condition, ifTrue: taken, ifFalse: next)
+        }
+        return next
+    }
+}

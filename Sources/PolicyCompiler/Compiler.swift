@@ -1,0 +1,48 @@
+import PolicyModel
+
+/// A policy compiled: its meaning (IR) and the filter that implements it.
+public struct CompiledFilter: Sendable {
+    public let policy: Policy
+    public let ir: FilterIR
+    public let program: BPFProgram
+
+    /// Loads, lowers and generates; nil when any step reported an error.
+    public static func compile(_ policy: Policy, diagnostics: DiagnosticBag) -> CompiledFilter? {
+        guard let ir = Lowering(policy: policy, diagnostics: diagnostics).lower() else { return nil }
+        do {
+            let program = try SeccompCodegen(ir).generate()
+            return CompiledFilter(policy: policy, ir: ir, program: program)
+        } catch {
+            diagnostics.error(policy.seccomp.defaultAction?.location ?? SourceLocation(file: policy.file, line: 1, column: 1), error.description)
+            return nil
+        }
+    }
+
+    public func run(arch: Arch, nr: UInt32, args: [UInt64]) -> BPFInterpreter.Outcome {
+        // The generator only emits instructions the interpreter implements, with in-range jumps.
+        try! BPFInterpreter(program).run(auditArch: arch.auditArch, nr: nr, args: args)
+    }
+}
+
+/// Instructions executed per syscall, over every syscall in an architecture's table
+/// (arguments zero).
+public struct FilterStats: Sendable, Hashable {
+    public var arch: Arch
+    public var length: Int
+    public var mean: Double
+    public var max: Int
+    public var syscalls: Int
+
+    public static func measure(_ program: BPFProgram, arch: Arch) -> FilterStats {
+        let interpreter = BPFInterpreter(program)
+        var total = 0, worst = 0
+        let entries = SyscallTable.forArch(arch).entries
+        for entry in entries {
+            let executed = (try? interpreter.run(auditArch: arch.auditArch, nr: entry.number).executed) ?? 0
+            total += executed
+            worst = Swift.max(worst, executed)
+        }
+        return FilterStats(arch: arch, length: program.instructions.count,
+                           mean: Double(total) / Double(Swift.max(entries.count, 1)), max: worst, syscalls: entries.count)
+    }
+}

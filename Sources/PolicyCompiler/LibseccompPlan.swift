@@ -1,0 +1,138 @@
+import PolicyModel
+
+/// policyc's first-match rules restated in libseccomp's (and OCI's) terms: per syscall, one rule
+/// per action and conjunction, with conditions made disjoint so order no longer matters.
+/// Used for `NAME.seccomp.json` and the libseccomp backend.
+public struct LibseccompPlan: Sendable {
+    public struct RuleKey: Hashable, Sendable {
+        public var action: Action
+        /// A conjunction; at most one comparison per argument (libseccomp's limit).
+        public var comparisons: [ArgCmp]
+        /// Set only in JSON plans where a rule is for some architectures only.
+        public var arches: [Arch]?
+    }
+
+    public struct Rule: Hashable, Sendable {
+        public var name: String
+        public var key: RuleKey
+    }
+
+    public var rules: [Rule]
+
+    public static let maxTerms = 256
+
+    /// One architecture's rules, by syscall name.
+    public static func build(_ abi: ArchIR, defaultAction: Action, newSyscallAction: Action) throws(SeccompJSONEmitter.EmitError) -> [Rule] {
+        var out: [Rule] = []
+        for number in abi.rules.keys.sorted() {
+            let name = abi.table.name(of: number)!
+            for (action, terms) in try disjointRules(abi.rules[number]!, name: name) where action != defaultAction {
+                out += terms.map { Rule(name: name, key: RuleKey(action: action, comparisons: $0, arches: nil)) }
+            }
+        }
+        for number in abi.tooNew.sorted() where newSyscallAction != defaultAction {
+            out.append(Rule(name: abi.table.name(of: number)!, key: RuleKey(action: newSyscallAction, comparisons: [], arches: nil)))
+        }
+        return out
+    }
+
+    /// The whole filter's rules for OCI JSON: every architecture must agree on a syscall's
+    /// rules (32-bit ABIs on the low halves, as libseccomp narrows them itself).
+    public static func build(_ ir: FilterIR) throws(SeccompJSONEmitter.EmitError) -> LibseccompPlan {
+        var perArch: [(Arch, [String: [RuleKey]])] = []
+        for abi in ir.arches {
+            var byName: [String: [RuleKey]] = [:]
+            for rule in try build(abi, defaultAction: ir.defaultAction, newSyscallAction: ir.newSyscallAction) {
+                byName[rule.name, default: []].append(rule.key)
+            }
+            perArch.append((abi.arch, byName))
+        }
+        var names: [String] = []
+        var seen = Set<String>()
+        for (_, byName) in perArch { for name in byName.keys.sorted() where seen.insert(name).inserted { names.append(name) } }
+        var rules: [Rule] = []
+        for name in names.sorted() {
+            let holders = perArch.filter { SyscallTable.forArch($0.0).number(of: name) != nil }
+            let reference = holders.first { $0.0.hasWideArguments } ?? holders[0]
+            let keys = reference.1[name] ?? []
+            for (arch, byName) in holders {
+                let expected = arch.hasWideArguments ? keys : keys.map(narrow)
+                guard (byName[name] ?? []) == expected else {
+                    throw .notExpressible("syscall '\(name)' has different rules on \(reference.0.rawValue) and \(arch.rawValue) (constants differ there); OCI seccomp JSON applies one rule set to every architecture — compile separately per architecture")
+                }
+            }
+            rules += keys.map { Rule(name: name, key: $0) }
+        }
+        return LibseccompPlan(rules: rules)
+    }
+
+    private static func narrow(_ key: RuleKey) -> RuleKey {
+        RuleKey(action: key.action, comparisons: key.comparisons.map(\.narrowed), arches: key.arches)
+    }
+
+    /// Per action, the argument vectors that reach it, as DNF terms.
+    static func disjointRules(_ rules: [IRRule], name: String) throws(SeccompJSONEmitter.EmitError) -> [(Action, [[ArgCmp]])] {
+        var result: [(Action, [[ArgCmp]])] = []
+        for (i, rule) in rules.enumerated() {
+            var parts = [rule.condition ?? .alwaysTrue]
+            for earlier in rules[..<i] where earlier.action != rule.action {
+                parts.append(.not(earlier.condition ?? .alwaysTrue))
+            }
+            let terms = try dnf(.and(parts), name: name)
+            if let at = result.firstIndex(where: { $0.0 == rule.action }) { result[at].1 += terms }
+            else { result.append((rule.action, terms)) }
+        }
+        return result.map { ($0.0, unique($0.1)) }
+    }
+
+    private static func unique(_ terms: [[ArgCmp]]) -> [[ArgCmp]] {
+        var seen = Set<[ArgCmp]>()
+        return terms.filter { seen.insert($0).inserted }
+    }
+
+    /// Disjunctive normal form with negations pushed onto comparisons; unsatisfiable terms dropped.
+    static func dnf(_ expr: BoolExpr, name: String, negated: Bool = false) throws(SeccompJSONEmitter.EmitError) -> [[ArgCmp]] {
+        switch (expr, negated) {
+        case (.cmp(let c), false): return [[c]]
+        case (.cmp(let c), true):
+            guard c.mask == nil || c.op != .eq else {
+                throw .notExpressible("'\(name)': a rule must not match '\(c)', and libseccomp has no masked not-equal comparison")
+            }
+            if c.mask != nil { return [[ArgCmp(arg: c.arg, mask: c.mask, op: .eq, value: c.value)]] }
+            return [[ArgCmp(arg: c.arg, mask: nil, op: c.op.negated, value: c.value)]]
+        case (.not(let inner), _): return try dnf(inner, name: name, negated: !negated)
+        case (.and(let parts), false), (.or(let parts), true):
+            var terms: [[ArgCmp]] = [[]]
+            for part in parts {
+                let partTerms = try dnf(part, name: name, negated: negated)
+                var next: [[ArgCmp]] = []
+                for a in terms { for b in partTerms { if let merged = conjoin(a, b) { next.append(merged) } } }
+                guard next.count <= maxTerms else { throw .notExpressible("'\(name)': the condition expands to more than \(maxTerms) libseccomp rules") }
+                terms = next
+            }
+            return terms
+        case (.or(let parts), false), (.and(let parts), true):
+            var terms: [[ArgCmp]] = []
+            for part in parts { terms += try dnf(part, name: name, negated: negated) }
+            guard terms.count <= maxTerms else { throw .notExpressible("'\(name)': the condition expands to more than \(maxTerms) libseccomp rules") }
+            return terms
+        }
+    }
+
+    /// `a ∧ b` as one libseccomp rule: nil when contradictory, an error when two different
+    /// comparisons remain on one argument.
+    static func conjoin(_ a: [ArgCmp], _ b: [ArgCmp]) -> [ArgCmp]? {
+        var result = a
+        for c in b {
+            if let existing = result.firstIndex(where: { $0.arg == c.arg }) {
+                if result[existing] == c { continue }
+                // Two equalities on one argument: satisfiable only if equal (handled above).
+                if result[existing].op == .eq, c.op == .eq, result[existing].mask == nil, c.mask == nil { return nil }
+                result.append(c)
+            } else {
+                result.append(c)
+            }
+        }
+        return result.sorted { ($0.arg, $0.op.rawValue, $0.value) < ($1.arg, $1.op.rawValue, $1.value) }
+    }
+}

@@ -1,0 +1,43 @@
+/// Kernel constants for `when` expressions and errno names, per architecture where they differ.
+public enum Constants {
+    private static func parse(_ raw: String) -> [String: UInt64] {
+        var map: [String: UInt64] = [:]
+        for line in raw.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            map[String(fields[0])] = UInt64(fields[1])!
+        }
+        return map
+    }
+
+    private static let common = parse(rawCommon)
+    private static let overrides: [Arch: [String: UInt64]] = rawOverrides.mapValues(parse)
+
+    /// Every constant name, for suggestions.
+    public static let allNames: [String] = common.keys.sorted()
+
+    public static func value(of name: String, on arch: Arch) -> UInt64? {
+        if x86_64Only.contains(name), arch != .x86_64 { return nil }
+        return overrides[arch]?[name] ?? common[name]
+    }
+
+    public static func isKnown(_ name: String) -> Bool { common[name] != nil }
+
+    /// Terminal-flag names the headers also spell with a leading E.
+    private static let notErrno: Set<String> = [
+        "ECHO", "ECHOCTL", "ECHOE", "ECHOK", "ECHOKE", "ECHONL", "ECHOPRT", "EXTA", "EXTB", "EXTPROC",
+    ]
+
+    public static let errnoNames: [String: UInt16] = {
+        var map: [String: UInt16] = [:]
+        for (name, value) in common where name.hasPrefix("E") && !notErrno.contains(name) && value < 4096 {
+            map[name] = UInt16(value)
+        }
+        return map
+    }()
+
+    /// The canonical name of an errno value (EAGAIN over EWOULDBLOCK, EDEADLK over EDEADLOCK).
+    public static func errnoName(_ value: UInt16) -> String? {
+        errnoNames.filter { $0.value == value }.map(\.key)
+            .min { ($0 == "EWOULDBLOCK" || $0 == "EDEADLOCK" || $0 == "ENOTSUP" ? 1 : 0, $0) < ($1 == "EWOULDBLOCK" || $1 == "EDEADLOCK" || $1 == "ENOTSUP" ? 1 : 0, $1) }
+    }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import LibseccompBackend
+import PolicyCompiler
+import PolicyModel
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a policy: NAME.bpf and NAME.seccomp.json, after running its tests.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case bpf
+        case seccompJSON = "seccomp-json"
+    }
+
+    enum Backend: String, ExpressibleByArgument, CaseIterable {
+        case policyc
+        case libseccomp
+    }
+
+    @OptionGroup var options: PolicyOptions
+    @Argument(help: "Policy file (YAML) or Docker/OCI seccomp profile (JSON).") var file: String
+    @Option(name: .shortAndLong, help: "Output directory, or the output file with --format.") var output: String?
+    @Option(help: "Write only this output.") var format: Format?
+    @Option(help: "Code generator for NAME.bpf: policyc's own, or libseccomp's (reference).") var backend: Backend = .policyc
+    @Flag(help: "Print program length and instructions executed per syscall, per architecture.") var stats = false
+
+    func validate() throws {
+        if format == nil, let output, output.hasSuffix(".bpf") || output.hasSuffix(".json") {
+            throw ValidationError("-o \(output) looks like a file; give --format, or a directory for all outputs")
+        }
+    }
+
+    func run() throws {
+        let filter = try options.compile(file)
+        try runTests(filter)
+        let program = try bpf(filter)
+        let outputs = try render(filter, program: program)
+        if let format {
+            let (_, bytes) = outputs.first { $0.0 == format }!
+            try write(bytes, to: output ?? "\(filter.policy.name).\(format == .bpf ? "bpf" : "seccomp.json")")
+        } else {
+            let dir = output ?? "."
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (format, bytes) in outputs {
+                try write(bytes, to: "\(dir)/\(filter.policy.name).\(format == .bpf ? "bpf" : "seccomp.json")")
+            }
+        }
+        if stats { printOut(Self.statsTable(program, arches: filter.ir.arches.map(\.arch))) }
+    }
+
+    private func bpf(_ filter: CompiledFilter) throws -> BPFProgram {
+        switch backend {
+        case .policyc: return filter.program
+        case .libseccomp:
+            do { return try LibseccompBackend.compile(filter.ir) } catch {
+                report([Diagnostic(.error, SourceLocation(file: filter.policy.file, line: 1, column: 1), "libseccomp backend: \(error)")])
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    private func render(_ filter: CompiledFilter, program: BPFProgram) throws -> [(Format, [UInt8])] {
+        let json: String
+        do { json = try SeccompJSONEmitter(filter).object().render() + "\n" } catch {
+            report([Diagnostic(.error, SourceLocation(file: filter.policy.file, line: 1, column: 1), "cannot write seccomp JSON: \(error)")])
+            throw ExitCode(1)
+        }
+        return [(.bpf, program.bytes), (.seccompJSON, Array(json.utf8))]
+    }
+
+    private func write(_ bytes: [UInt8], to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            throw ValidationError("cannot write \(path)")
+        }
+    }
+
+    static func statsTable(_ program: BPFProgram, arches: [Arch]) -> String {
+        var text = "arch      length  mean   max  (instructions executed per syscall)\n"
+        for arch in arches {
+            let s = FilterStats.measure(program, arch: arch)
+            text += "\(arch.rawValue.padding(9)) \(String(s.length).padding(7)) \(String(format: "%.2f", s.mean).padding(6)) \(s.max)\n"
+        }
+        return text
+    }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the verdict for one syscall and the rule that decides it.")
+
+    @OptionGroup var options: PolicyOptions
+    @Argument(help: "Policy file or profile.") var file: String
+    @Option(help: "The call, e.g. \"socket(AF_NETLINK, SOCK_RAW, 0)\".") var call: String
+    @Option(help: "Architecture of the caller (default: native).") var arch: Arch?
+
+    func run() throws {
+        let filter = try options.compile(file)
+        let arch = arch ?? PolicyTestRunner(filter).defaultArch
+        let resolved: PolicyTestRunner.Call
+        do { resolved = try PolicyTestRunner.resolve(call, arch: arch) } catch { throw ValidationError(error.description) }
+        let outcome = filter.run(arch: arch, nr: resolved.number, args: resolved.args)
+        let (_, verdict) = filter.ir.verdict(auditArch: arch.auditArch, nr: resolved.number, args: resolved.args)
+        printOut("""
+            \(call) on \(arch.rawValue) (syscall \(resolved.number)): \(outcome.action)
+              decided by: \(PolicyTestRunner.describe(verdict, policy: filter.policy))
+              BPF instructions executed: \(outcome.executed)\(outcome.readArguments ? " (reads arguments)" : "")
+
+            """)
+    }
+}
+
+struct Disasm: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a filter as readable BPF.")
+
+    @OptionGroup var options: PolicyOptions
+    @Argument(help: "A raw filter (.bpf) or a policy to compile.") var file: String
+
+    func run() throws {
+        let program: BPFProgram
+        if file.hasSuffix(".bpf") {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            guard let p = BPFProgram(bytes: Array(data)) else {
+                report([Diagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "not a BPF program: \(data.count) bytes is not a whole number of 8-byte instructions")])
+                throw ExitCode(1)
+            }
+            program = p
+        } else {
+            program = try options.compile(file).program
+        }
+        printOut(Disassembler(program).render())
+    }
+}
