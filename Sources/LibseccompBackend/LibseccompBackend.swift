@@ -23,6 +23,9 @@ public enum LibseccompBackend {
     }
 
     public static func compile(_ ir: FilterIR, optimization: Optimization = .linear) throws -> BPFProgram {
+        if ir.usesErrno(atLeast: 4095) {
+            throw Failure(message: "libseccomp refuses errno 4095 and above (the kernel's cap, MAX_ERRNO); use a smaller errno with --backend libseccomp")
+        }
         var merged: scmp_filter_ctx?
         defer { if let merged { seccomp_release(merged) } }
         for abi in ir.arches {
@@ -74,7 +77,8 @@ public enum LibseccompBackend {
             }
             for rule in try LibseccompPlan.build(abi, defaultAction: ir.defaultAction, newSyscallAction: ir.newSyscallAction) {
                 guard knows(rule.name, on: abi.arch) else { continue }
-                let nr = seccomp_syscall_resolve_name_arch(token(abi.arch), rule.name)
+                // libseccomp takes native numbers (or its pseudo numbers) and maps them by name.
+                let nr = seccomp_syscall_resolve_name(rule.name)
                 var cmps = rule.key.comparisons.map(argCmp)
                 let rc = cmps.withUnsafeMutableBufferPointer { buffer in
                     seccomp_rule_add_exact_array(ctx, rule.key.action.seccompRet, nr, UInt32(buffer.count), buffer.baseAddress)

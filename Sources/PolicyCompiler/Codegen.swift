@@ -64,6 +64,8 @@ struct Chain: Hashable {
     }
     var steps: [Step]
     var fallback: Action
+    /// false on 32-bit ABIs, which compare only low halves.
+    var wide: Bool
 }
 
 struct Segment {
@@ -84,8 +86,7 @@ struct ArchBlock {
         let segments = Self.merge(numberSlots().flatMap(segments(in:)))
         let tree = DecisionTree(weights: segments.map(\.weight))
         var chains: [Chain: BackwardEmitter.Label] = [:]
-        let wide = abis.allSatisfy(\.arch.hasWideArguments)
-        let root = emitTree(tree.root, segments: segments, chains: &chains, wide: wide)
+        let root = emitTree(tree.root, segments: segments, chains: &chains)
         // The load falls through to the root: a shared `ret` elsewhere needs a copy here.
         if root != emitter.count - 1 { _ = emitter.reach(root) }
         return emitter.load(SeccompData.nr)
@@ -129,7 +130,7 @@ struct ArchBlock {
         }
         // Trailing checks that lead where the fallback does decide nothing.
         while let last = steps.last, last.action == fallback { steps.removeLast() }
-        return steps.isEmpty ? .action(fallback) : .chain(Chain(steps: steps, fallback: fallback))
+        return steps.isEmpty ? .action(fallback) : .chain(Chain(steps: steps, fallback: fallback, wide: abi.arch.hasWideArguments))
     }
 
     static func merge(_ segments: [Segment]) -> [Segment] {
@@ -146,14 +147,14 @@ struct ArchBlock {
         return merged
     }
 
-    private func emitTree(_ node: DecisionTree.Node, segments: [Segment], chains: inout [Chain: BackwardEmitter.Label], wide: Bool) -> BackwardEmitter.Label {
+    private func emitTree(_ node: DecisionTree.Node, segments: [Segment], chains: inout [Chain: BackwardEmitter.Label]) -> BackwardEmitter.Label {
         switch node {
         case .leaf(let i):
             switch segments[i].leaf {
             case .action(let action): return emitter.ret(action.seccompRet)
             case .chain(let chain):
                 if let label = chains[chain] { return label }
-                let label = emitChain(chain, wide: wide)
+                let label = emitChain(chain)
                 chains[chain] = label
                 return label
             }
@@ -162,21 +163,21 @@ struct ArchBlock {
             // the other stays within an 8-bit offset as often as possible.
             let l: BackwardEmitter.Label, r: BackwardEmitter.Label
             if leftSize <= rightSize {
-                r = emitTree(right, segments: segments, chains: &chains, wide: wide)
-                l = emitTree(left, segments: segments, chains: &chains, wide: wide)
+                r = emitTree(right, segments: segments, chains: &chains)
+                l = emitTree(left, segments: segments, chains: &chains)
             } else {
-                l = emitTree(left, segments: segments, chains: &chains, wide: wide)
-                r = emitTree(right, segments: segments, chains: &chains, wide: wide)
+                l = emitTree(left, segments: segments, chains: &chains)
+                r = emitTree(right, segments: segments, chains: &chains)
             }
             return emitter.jump(BPFInstruction.Op.jgeK, segments[at].low, ifTrue: r, ifFalse: l)
         }
     }
 
-    private func emitChain(_ chain: Chain, wide: Bool) -> BackwardEmitter.Label {
+    private func emitChain(_ chain: Chain) -> BackwardEmitter.Label {
         var next = emitter.ret(chain.fallback.seccompRet)
         for step in chain.steps.reversed() {
             let taken = emitter.ret(step.action.seccompRet)
-            next = ConditionEmitter(emitter: emitter, wide: wide).emit(step.condition, ifTrue: taken, ifFalse: next)
+            next = ConditionEmitter(emitter: emitter, wide: chain.wide).emit(step.condition, ifTrue: taken, ifFalse: next)
         }
         return next
     }

@@ -6,6 +6,12 @@ public struct CompiledFilter: Sendable {
     public let ir: FilterIR
     public let program: BPFProgram
 
+    public init(policy: Policy, ir: FilterIR, program: BPFProgram) {
+        self.policy = policy
+        self.ir = ir
+        self.program = program
+    }
+
     /// Loads, lowers and generates; nil when any step reported an error.
     public static func compile(_ policy: Policy, diagnostics: DiagnosticBag) -> CompiledFilter? {
         guard let ir = Lowering(policy: policy, diagnostics: diagnostics).lower() else { return nil }

@@ -10,7 +10,9 @@ public struct Disassembler {
         var lines: [String] = []
         var currentArches: [Arch] = []
         var lastLoad: UInt32?
+        var blockArches: [Int: [Arch]] = [:]
         for (pc, insn) in program.instructions.enumerated() {
+            if let arches = blockArches[pc] { currentArches = arches }
             let text: String
             switch insn.code {
             case BPFInstruction.Op.ldAbsW:
@@ -27,7 +29,10 @@ public struct Disassembler {
                 var operand = hex32(insn.k)
                 if lastLoad == SeccompData.arch {
                     let arches = Arch.allCases.filter { $0.auditArch == insn.k && $0 != .x32 }
-                    if !arches.isEmpty { operand = arches.map(\.rawValue).joined(separator: "/"); currentArches = Arch.allCases.filter { $0.auditArch == insn.k } }
+                    if !arches.isEmpty {
+                        operand = arches.map(\.rawValue).joined(separator: "/")
+                        blockArches[pc + 1 + Int(insn.jt)] = Arch.allCases.filter { $0.auditArch == insn.k }
+                    }
                 } else if lastLoad == SeccompData.nr {
                     operand += syscallComment(insn.k, arches: currentArches)
                 }

@@ -26,8 +26,13 @@ public struct LibseccompPlan: Sendable {
         var out: [Rule] = []
         for number in abi.rules.keys.sorted() {
             let name = abi.table.name(of: number)!
+            let universe: UInt64 = abi.arch.hasWideArguments ? .max : 0xFFFF_FFFF
             for (action, terms) in try disjointRules(abi.rules[number]!, name: name) where action != defaultAction {
-                out += terms.map { Rule(name: name, key: RuleKey(action: action, comparisons: $0, arches: nil)) }
+                for term in terms {
+                    out += try splitSameArgument(term, universe: universe, name: name).map {
+                        Rule(name: name, key: RuleKey(action: action, comparisons: $0, arches: nil))
+                    }
+                }
             }
         }
         for number in abi.tooNew.sorted() where newSyscallAction != defaultAction {
@@ -117,6 +122,68 @@ public struct LibseccompPlan: Sendable {
             guard terms.count <= maxTerms else { throw .notExpressible("'\(name)': the condition expands to more than \(maxTerms) libseccomp rules") }
             return terms
         }
+    }
+
+    /// libseccomp takes one comparison per argument in a rule: several on one argument become
+    /// the value intervals they leave, one rule per interval.
+    static func splitSameArgument(_ term: [ArgCmp], universe: UInt64, name: String) throws(SeccompJSONEmitter.EmitError) -> [[ArgCmp]] {
+        var byArg: [Int: [ArgCmp]] = [:]
+        for c in term { byArg[c.arg, default: []].append(c) }
+        var terms: [[ArgCmp]] = [[]]
+        for arg in byArg.keys.sorted() {
+            let cmps = byArg[arg]!
+            let options: [ArgCmp?]
+            if cmps.count == 1 {
+                options = cmps
+            } else {
+                guard cmps.allSatisfy({ $0.mask == nil }) else {
+                    throw .notExpressible("'\(name)': a masked comparison and another comparison on arg\(arg) in one rule; libseccomp allows one comparison per argument")
+                }
+                var collected: [ArgCmp?] = []
+                for (lo, hi) in intervals(cmps, universe: universe) {
+                    collected += try comparisons(arg: arg, lo: lo, hi: hi, universe: universe, name: name)
+                }
+                options = collected
+            }
+            terms = terms.flatMap { t in options.map { o in o.map { t + [$0] } ?? t } }
+            guard terms.count <= maxTerms else { throw .notExpressible("'\(name)': the condition expands to more than \(maxTerms) libseccomp rules") }
+        }
+        return terms
+    }
+
+    /// The values in 0...universe that satisfy every comparison, as closed intervals.
+    static func intervals(_ cmps: [ArgCmp], universe: UInt64) -> [(UInt64, UInt64)] {
+        var set: [(UInt64, UInt64)] = [(0, universe)]
+        func clip(_ lo: UInt64, _ hi: UInt64) {
+            set = set.compactMap { a, b in max(a, lo) <= min(b, hi) ? (max(a, lo), min(b, hi)) : nil }
+        }
+        for c in cmps {
+            switch c.op {
+            case .eq: clip(c.value, c.value)
+            case .le: clip(0, c.value)
+            case .ge: clip(c.value, universe)
+            case .lt: if c.value == 0 { set = [] } else { clip(0, c.value - 1) }
+            case .gt: if c.value >= universe { set = [] } else { clip(c.value + 1, universe) }
+            case .ne:
+                set = set.flatMap { a, b -> [(UInt64, UInt64)] in
+                    guard (a...b).contains(c.value) else { return [(a, b)] }
+                    return (c.value > a ? [(a, c.value - 1)] : []) + (c.value < b ? [(c.value + 1, b)] : [])
+                }
+            }
+        }
+        return set
+    }
+
+    /// One comparison standing for an interval (nil: no constraint), or a few equalities.
+    static func comparisons(arg: Int, lo: UInt64, hi: UInt64, universe: UInt64, name: String) throws(SeccompJSONEmitter.EmitError) -> [ArgCmp?] {
+        if lo == 0, hi == universe { return [nil] }
+        if lo == hi { return [ArgCmp(arg: arg, mask: nil, op: .eq, value: lo)] }
+        if lo == 0 { return [ArgCmp(arg: arg, mask: nil, op: .le, value: hi)] }
+        if hi == universe { return [ArgCmp(arg: arg, mask: nil, op: .ge, value: lo)] }
+        guard hi - lo < 16 else {
+            throw .notExpressible("'\(name)': arg\(arg) must lie between \(lo) and \(hi); libseccomp has no range comparison")
+        }
+        return (lo...hi).map { ArgCmp(arg: arg, mask: nil, op: .eq, value: $0) }
     }
 
     /// `a ∧ b` as one libseccomp rule: nil when contradictory, an error when two different

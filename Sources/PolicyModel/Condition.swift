@@ -113,11 +113,13 @@ public struct ArgCmp: Hashable, Sendable, CustomStringConvertible {
     public var op: CmpOp
     public var value: UInt64
 
+    /// A masked comparison ignores value bits outside the mask, as libseccomp's
+    /// SCMP_CMP_MASKED_EQ does ("the masked argument equals the masked datum").
     public init(arg: Int, mask: UInt64?, op: CmpOp, value: UInt64) {
         self.arg = arg
         self.mask = mask
         self.op = op
-        self.value = value
+        self.value = mask.map { value & $0 } ?? value
     }
 
     public func holds(_ args: [UInt64]) -> Bool {

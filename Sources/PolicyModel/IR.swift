@@ -43,6 +43,30 @@ public struct FilterIR: Sendable {
 
     public func archIR(_ arch: Arch) -> ArchIR? { arches.first { $0.arch == arch } }
 
+    public var allActions: Set<Action> {
+        var actions: Set<Action> = [defaultAction, badArchAction, newSyscallAction]
+        for abi in arches { for rules in abi.rules.values { actions.formUnion(rules.map(\.action)) } }
+        return actions
+    }
+
+    public func usesErrno(atLeast limit: UInt16) -> Bool {
+        allActions.contains { if case .errno(let e) = $0 { return e >= limit }; return false }
+    }
+
+    /// The same filter with every action passed through `transform`.
+    public func mapActions(_ transform: (Action) -> Action) -> FilterIR {
+        var copy = self
+        copy.defaultAction = transform(defaultAction)
+        copy.badArchAction = transform(badArchAction)
+        copy.newSyscallAction = transform(newSyscallAction)
+        copy.arches = arches.map { abi in
+            var a = abi
+            a.rules = abi.rules.mapValues { $0.map { var r = $0; r.action = transform(r.action); return r } }
+            return a
+        }
+        return copy
+    }
+
     /// The architecture a (`seccomp_data.arch`, nr) pair belongs to, or nil when no enabled one.
     public func abi(auditArch: UInt32, nr: UInt32) -> ArchIR? {
         let isX32 = nr & Arch.x32SyscallBit != 0

@@ -10,10 +10,10 @@ struct PolicyParser {
         "filesystem", "network", "landlock", "apparmor", "selinux", "container", "tests",
     ]
     static let seccompKeys = [
-        "defaultAction", "defaultErrnoRet", "architectures", "archMap", "badArchAction", "baseline",
+        "defaultAction", "defaultErrnoRet", "defaultErrno", "architectures", "archMap", "badArchAction", "baseline",
         "newSyscallAction", "syscalls", "flags", "listenerPath", "listenerMetadata",
     ]
-    static let ruleKeys = ["names", "name", "action", "errnoRet", "when", "args", "includes", "excludes", "comment"]
+    static let ruleKeys = ["names", "name", "action", "errnoRet", "errno", "when", "args", "includes", "excludes", "comment"]
     static let filterFlags = [
         "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
@@ -75,11 +75,7 @@ struct PolicyParser {
     func parseSeccomp(_ node: Node) -> SeccompSpec? {
         guard let entries = reader.mapping(node, "seccomp", allowed: Self.seccompKeys) else { return nil }
         var spec = SeccompSpec()
-        var defaultErrno: UInt16 = 1
-        if let (_, _, value) = entries.first(where: { $0.0 == "defaultErrnoRet" }),
-           let n = reader.number(value, "defaultErrnoRet", max: 0xFFFF) {
-            defaultErrno = UInt16(n.value)
-        }
+        let defaultErrno = errnoField(entries, number: "defaultErrnoRet", name: "defaultErrno") ?? 1
         var archMapArches: [Arch]?
         for (key, _, value) in entries {
             switch key {
@@ -114,6 +110,27 @@ struct PolicyParser {
         return spec
     }
 
+    /// OCI's numeric `errnoRet` and containers/common's `errno` name; they must agree.
+    private func errnoField(_ entries: [(String, Node, Node)], number: String, name: String) -> UInt16? {
+        var numeric: UInt16?, named: UInt16?
+        if let (_, _, value) = entries.first(where: { $0.0 == number }), let n = reader.number(value, number, max: 0xFFFF) {
+            // The kernel caps SECCOMP_RET_ERRNO data at MAX_ERRNO; libseccomp refuses more.
+            if n.value > 4095 {
+                diagnostics.warning(n.location, "\(number) \(n.value) is above 4095 (MAX_ERRNO); the kernel returns 4095, and so does this filter")
+            }
+            numeric = UInt16(min(n.value, 4095))
+        }
+        if let (_, _, value) = entries.first(where: { $0.0 == name }), let text = reader.string(value, name) {
+            if let v = Constants.errnoNames[text.value] { named = v } else {
+                reader.error(value, Suggest.unknown("errno", text.value, among: Constants.errnoNames.keys))
+            }
+        }
+        if let numeric, let named, numeric != named, let (_, _, value) = entries.first(where: { $0.0 == name }) {
+            reader.error(value, "\(name) names errno \(named) but \(number) is \(numeric)")
+        }
+        return numeric ?? named
+    }
+
     /// Docker's archMap: the native architecture's entry gives the filter's architectures.
     private func parseArchMap(_ node: Node) -> [Arch]? {
         guard let items = reader.sequence(node, "archMap") else { return nil }
@@ -123,22 +140,28 @@ struct PolicyParser {
             var main: Arch?
             var subs: [Arch] = []
             for (key, _, value) in entries {
-                if key == "architecture" { main = reader.arch(value, "architecture") }
+                if key == "architecture" { main = quietArch(value) }
                 else if case .scalar(let s) = value, s.string.isEmpty || s.string == "null" { continue }
-                else { subs = (reader.sequence(value, "subArchitectures") ?? []).compactMap { reader.arch($0, "a sub-architecture") } }
+                else { subs = (reader.sequence(value, "subArchitectures") ?? []).compactMap(quietArch) }
             }
             if let main, main == Arch.native, chosen == nil { chosen = unique([main] + subs) }
         }
         return chosen
     }
 
+    /// An archMap entry names architectures for every host; only the native one's matter.
+    private func quietArch(_ node: Node) -> Arch? {
+        guard let text = reader.string(node, "an architecture") else { return nil }
+        if let arch = Arch.named(text.value) { return arch }
+        if !Arch.foreignSpellings.contains(text.value.lowercased()) {
+            reader.error(node, Suggest.unknown("architecture", text.value, among: Arch.allCases.map(\.scmpName)))
+        }
+        return nil
+    }
+
     private func parseRule(_ node: Node, defaultErrno: UInt16) -> SeccompRule? {
         guard let entries = reader.mapping(node, "a syscalls rule", allowed: Self.ruleKeys) else { return nil }
-        var errnoRet: UInt16?
-        if let (_, _, value) = entries.first(where: { $0.0 == "errnoRet" }),
-           let n = reader.number(value, "errnoRet", max: 0xFFFF) {
-            errnoRet = UInt16(n.value)
-        }
+        let errnoRet = errnoField(entries, number: "errnoRet", name: "errno")
         var names: [Located<String>] = []
         var action: Located<Action>?
         var when: Located<CondExpr>?
@@ -185,11 +208,10 @@ struct PolicyParser {
                     diagnostics.error(name.location, Suggest.unknown("syscall group", name.value, among: SyscallGroups.names))
                 }
             } else if !SyscallTable.allNames.contains(name.value) {
-                let message = Suggest.unknown("syscall", name.value, among: SyscallTable.allNames)
                 if reader.lenient {
-                    diagnostics.warning(name.location, message + " on any architecture policyc supports; skipped")
+                    diagnostics.warning(name.location, "syscall '\(name.value)' is not on any architecture policyc generates code for; skipped")
                 } else {
-                    diagnostics.error(name.location, message)
+                    diagnostics.error(name.location, Suggest.unknown("syscall", name.value, among: SyscallTable.allNames))
                 }
             }
         }

@@ -1,0 +1,89 @@
+import Foundation
+import PolicyCompiler
+import PolicyModel
+import Testing
+
+/// Paths of the repository and the shared corpus, from this file's location.
+enum Paths {
+    static let root: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let corpus = root + "/../shared/corpus"
+    static let seccompCorpus = corpus + "/seccomp"
+    static let policies = root + "/Policies"
+    static let profiles = root + "/Profiles"
+    static var binary: String { root + "/.build/debug/policyc" }
+
+    static let corpusProfiles = ["moby-default.json", "containers-common.json", "moby-example.json", "moby-conditional-include.json"]
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64) so failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Loads policy text or a file and compiles it, returning diagnostics too.
+func compile(text: String, label: String = "test.yaml", includeDirs: [String] = []) -> (CompiledFilter?, DiagnosticBag) {
+    let bag = DiagnosticBag()
+    let loader = PolicyLoader(includeDirs: includeDirs, shipped: ShippedPolicies.all, diagnostics: bag)
+    let filter = loader.load(text: text, label: label).flatMap { CompiledFilter.compile($0, diagnostics: bag) }
+    return (filter, bag)
+}
+
+func compile(path: String, includeDirs: [String] = []) -> (CompiledFilter?, DiagnosticBag) {
+    let bag = DiagnosticBag()
+    let loader = PolicyLoader(includeDirs: includeDirs, shipped: ShippedPolicies.all, diagnostics: bag)
+    let filter = loader.load(path: path).flatMap { CompiledFilter.compile($0, diagnostics: bag) }
+    return (filter, bag)
+}
+
+/// Argument vectors worth trying against a condition: zero, all ones, the values the
+/// policy compares with and their neighbours in both halves, plus random ones.
+func sampleArguments(for ir: FilterIR, nr: UInt32, abi: ArchIR, rng: inout SplitMix, count: Int = 24) -> [[UInt64]] {
+    var interesting: Set<UInt64> = [0, 1, .max, 0xFFFF_FFFF, 0x1_0000_0000]
+    func collect(_ e: BoolExpr) {
+        switch e {
+        case .cmp(let c):
+            for v in [c.value, c.mask ?? 0] {
+                interesting.formUnion([v, v &+ 1, v &- 1, v ^ 0xFFFF_FFFF_0000_0000, v & 0xFFFF_FFFF, v | 0x8000_0000_0000_0000])
+            }
+        case .and(let xs), .or(let xs): xs.forEach(collect)
+        case .not(let x): collect(x)
+        }
+    }
+    for rule in abi.rules[nr] ?? [] { if let c = rule.condition { collect(c) } }
+    let pool = interesting.sorted()
+    var vectors: [[UInt64]] = [[0, 0, 0, 0, 0, 0]]
+    for _ in 0..<count {
+        vectors.append((0..<6).map { _ in Bool.random(using: &rng) ? pool.randomElement(using: &rng)! : rng.next() })
+    }
+    return vectors
+}
+
+/// Runs the policyc binary; returns exit status, stdout and stderr.
+func runPolicyc(_ arguments: [String], cwd: String? = nil) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Paths.binary)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+func temporaryDirectory() throws -> String {
+    let dir = NSTemporaryDirectory() + "policyc-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
