@@ -58,12 +58,21 @@ public struct ProbeResult: Hashable, Sendable {
 
 /// Installs a filter in a forked child and makes one real syscall there.
 public enum FilterProbe {
-    public static func run(filter: [UInt8], nr: Int, args: [UInt64]) throws(SystemError) -> ProbeResult {
+    public enum Entry: Sendable {
+        /// The native `syscall` instruction (x32 too, with bit 30 set in the number).
+        case native
+        /// `int $0x80`: the kernel sees an i386 syscall.
+        case i386
+    }
+
+    public static func run(filter: [UInt8], nr: Int, args: [UInt64], entry: Entry = .native) throws(SystemError) -> ProbeResult {
         var result = pc_probe_result()
         var argv = (args + Array(repeating: 0, count: 6)).prefix(6).map { $0 }
         let rc = filter.withUnsafeBytes { bytes in
             argv.withUnsafeMutableBufferPointer { a in
-                pc_probe_syscall(bytes.baseAddress, UInt16(filter.count / 8), nr, a.baseAddress, &result)
+                entry == .native
+                    ? pc_probe_syscall(bytes.baseAddress, UInt16(filter.count / 8), nr, a.baseAddress, &result)
+                    : pc_probe_syscall_i386(bytes.baseAddress, UInt16(filter.count / 8), nr, a.baseAddress, &result)
             }
         }
         guard rc == 0 else { throw SystemError("fork", -rc) }

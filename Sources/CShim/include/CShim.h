@@ -17,6 +17,11 @@ typedef struct {
 int pc_probe_syscall(const void *filter, uint16_t count, long nr, const uint64_t args[6],
                      pc_probe_result *result);
 
+/// The same through `int $0x80`, so the kernel sees an i386 syscall (AUDIT_ARCH_I386).
+/// Five arguments: the sixth would need ebp. x86_64 only; elsewhere returns -ENOSYS.
+int pc_probe_syscall_i386(const void *filter, uint16_t count, long nr, const uint64_t args[6],
+                          pc_probe_result *result);
+
 /// seccomp(SECCOMP_GET_ACTION_AVAIL) for one action: 0 when the kernel supports it.
 int pc_action_available(uint32_t action);
 
