@@ -64,7 +64,9 @@ public enum Suggest {
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(target, Array(candidate.lowercased().utf8), limit: limit)
-            if distance <= limit, best.map({ distance < $0.1 || (distance == $0.1 && candidate < $0.0) }) ?? true {
+            // Ties go to the candidate of the word's length (a typo more often replaces than drops).
+            func rank(_ c: String, _ d: Int) -> (Int, Int, String) { (d, abs(c.count - word.count), c) }
+            if distance <= limit, best.map({ rank(candidate, distance) < rank($0.0, $0.1) }) ?? true {
                 best = (candidate, distance)
             }
         }

@@ -30,11 +30,12 @@ public final class PolicyLoader {
         return diagnostics.hasErrors ? nil : policy
     }
 
-    private func loadFile(path: String, label: String, stack: [String]) -> Policy? {
+    private func loadFile(path: String, label: String, stack: [String], reference: SourceLocation? = nil) -> Policy? {
         let start = SourceLocation(file: label, line: 1, column: 1)
         let key = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
         if stack.contains(key) {
-            diagnostics.error(start, "extends cycle: " + (stack + [key]).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " -> "))
+            let cycle = stack[stack.firstIndex(of: key)!...] + [key]
+            diagnostics.error(reference ?? start, "extends cycle: " + cycle.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " -> "))
             return nil
         }
         guard let text = readText(path: path, at: start) else { return nil }
@@ -92,8 +93,8 @@ public final class PolicyLoader {
             diagnostics.append(Self.diagnostic(for: error, file: label))
             return nil
         }
-        if Self.containsAlias(root) {
-            diagnostics.error(start, "YAML aliases are not supported in policies; write the value out")
+        if Self.exceeds(root, nodes: Self.maxNodes) {
+            diagnostics.error(start, "the document expands to more than \(Self.maxNodes) YAML nodes (through aliases?); write it out plainly")
             return nil
         }
         if Self.isBareProfile(root) {
@@ -133,13 +134,13 @@ public final class PolicyLoader {
                 diagnostics.error(reference.location, "extends: no policy file '\(ref)'")
                 return nil
             }
-            return loadFile(path: path, label: Self.displayPath(path), stack: stack)
+            return loadFile(path: path, label: Self.displayPath(path), stack: stack, reference: reference.location)
         }
         for dir in includeDirs {
             for ext in ["yaml", "yml", "json"] {
                 let path = "\(dir)/\(ref).\(ext)"
                 if FileManager.default.fileExists(atPath: path) {
-                    return loadFile(path: path, label: Self.displayPath(path), stack: stack)
+                    return loadFile(path: path, label: Self.displayPath(path), stack: stack, reference: reference.location)
                 }
             }
         }
@@ -164,7 +165,9 @@ public final class PolicyLoader {
     }
 
     private static func displayPath(_ path: String) -> String {
-        path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        let clean = URL(fileURLWithPath: path).standardizedFileURL.path
+        let cwd = FileManager.default.currentDirectoryPath + "/"
+        return clean.hasPrefix(cwd) && !path.hasPrefix("/") ? String(clean.dropFirst(cwd.count)) : (path.hasPrefix("/") ? clean : path)
     }
 
     /// A Docker/OCI profile: a mapping with seccomp keys and no `policyc` key.
@@ -179,13 +182,23 @@ public final class PolicyLoader {
         return false
     }
 
-    static func containsAlias(_ node: Node) -> Bool {
-        switch node {
-        case .alias: return true
-        case .scalar: return false
-        case .sequence(let s): return s.contains(where: containsAlias)
-        case .mapping(let m): return m.contains { containsAlias($0.key) || containsAlias($0.value) }
+    static let maxNodes = 1_000_000
+
+    /// Aliases share nodes, so a small text can stand for an exponential tree: count with a
+    /// budget before walking it.
+    static func exceeds(_ root: Node, nodes limit: Int) -> Bool {
+        var stack = [root]
+        var count = 0
+        while let node = stack.popLast() {
+            count += 1
+            if count > limit { return true }
+            switch node {
+            case .scalar, .alias: break
+            case .sequence(let s): stack.append(contentsOf: s)
+            case .mapping(let m): for (k, v) in m { stack.append(k); stack.append(v) }
+            }
         }
+        return false
     }
 
     /// `profiles/moby-default.json` is named `moby-default`.
