@@ -19,13 +19,19 @@ public struct SeccompCodegen {
 
     public init(_ ir: FilterIR) { self.ir = ir }
 
-    /// How much a syscall weighs when shaping the tree: x32 is rarely used; argument checks
-    /// add instructions after the tree, so those syscalls are pulled nearer the root to keep
-    /// the longest path short.
-    static func weight(_ arch: Arch, _ leaf: Leaf) -> Int {
-        let base = arch == .x32 ? 2 : 16
-        if case .chain = leaf { return base * 8 }
-        return base
+    /// How much a syscall weighs when shaping the tree: x32 is rarely used.
+    static func weight(_ arch: Arch) -> Int { arch == .x32 ? 2 : 16 }
+
+    /// Tree depth allowed for a syscall's range: with 3 instructions before the tree and a
+    /// `ret` after it, a plain syscall takes at most 13. Argument checks take their cost out
+    /// of the budget; x32 and unknown numbers get looser limits.
+    static let treeDepthBudget = 9
+
+    static func depthLimit(_ arch: Arch?, _ leaf: Leaf) -> Int {
+        guard let arch else { return treeDepthBudget + 8 }
+        let base = arch == .x32 ? treeDepthBudget + 3 : treeDepthBudget
+        guard case .chain(let chain) = leaf, let first = chain.steps.first else { return base }
+        return base - chain.firstComparisonCost(first.condition)
     }
 
     public func generate() throws(CodegenError) -> BPFProgram {
@@ -66,6 +72,18 @@ struct Chain: Hashable {
     var fallback: Action
     /// false on 32-bit ABIs, which compare only low halves.
     var wide: Bool
+
+    /// Instructions the first comparison of a condition takes before it can decide.
+    func firstComparisonCost(_ condition: BoolExpr) -> Int {
+        switch condition {
+        case .cmp(let c):
+            let masked = c.mask != nil && c.mask != .max
+            if !wide || (c.mask.map { $0 >> 32 == 0 } ?? false) { return masked ? 3 : 2 }
+            return (masked ? 6 : 4) + ([.eq, .ne].contains(c.op) ? 0 : 1)
+        case .and(let xs), .or(let xs): return xs.first.map(firstComparisonCost) ?? 0
+        case .not(let x): return firstComparisonCost(x)
+        }
+    }
 }
 
 struct Segment {
@@ -73,6 +91,8 @@ struct Segment {
     var high: UInt32
     var leaf: Leaf
     var weight: Int
+    /// How deep in the tree this range may sit (see `SeccompCodegen.depthLimit`).
+    var depthLimit: Int
 }
 
 /// The code for the ABIs that share one `AUDIT_ARCH_*` value.
@@ -84,7 +104,8 @@ struct ArchBlock {
 
     func emit() -> BackwardEmitter.Label {
         let segments = Self.merge(numberSlots().flatMap(segments(in:)))
-        let tree = DecisionTree(weights: segments.map(\.weight))
+        let tree = DecisionTree(weights: segments.map(\.weight), depthLimits: segments.map(\.depthLimit))
+
         var chains: [Chain: BackwardEmitter.Label] = [:]
         let root = emitTree(tree.root, segments: segments, chains: &chains)
         // The load falls through to the root: a shared `ret` elsewhere needs a copy here.
@@ -103,18 +124,25 @@ struct ArchBlock {
 
     private func segments(in slot: (ClosedRange<UInt32>, ArchIR?)) -> [Segment] {
         let (range, abi) = slot
-        guard let abi else { return [Segment(low: range.lowerBound, high: range.upperBound, leaf: .action(ir.badArchAction), weight: 1)] }
+        guard let abi else {
+            let leaf = Leaf.action(ir.badArchAction)
+            return [Segment(low: range.lowerBound, high: range.upperBound, leaf: leaf, weight: 1, depthLimit: SeccompCodegen.depthLimit(nil, leaf))]
+        }
         var result: [Segment] = []
         var cursor = range.lowerBound
         let unknown = Leaf.action(ir.newSyscallAction)
+        let unknownLimit = SeccompCodegen.depthLimit(nil, unknown)
         for entry in abi.table.entries.sorted(by: { $0.number < $1.number }) where range.contains(entry.number) {
-            if entry.number > cursor { result.append(Segment(low: cursor, high: entry.number - 1, leaf: unknown, weight: 1)) }
+            if entry.number > cursor {
+                result.append(Segment(low: cursor, high: entry.number - 1, leaf: unknown, weight: 1, depthLimit: unknownLimit))
+            }
             let leaf = leaf(for: entry.number, in: abi)
-            result.append(Segment(low: entry.number, high: entry.number, leaf: leaf, weight: SeccompCodegen.weight(abi.arch, leaf)))
+            result.append(Segment(low: entry.number, high: entry.number, leaf: leaf, weight: SeccompCodegen.weight(abi.arch),
+                                  depthLimit: SeccompCodegen.depthLimit(abi.arch, leaf)))
             cursor = entry.number &+ 1
             if entry.number == range.upperBound { return result }
         }
-        result.append(Segment(low: cursor, high: range.upperBound, leaf: unknown, weight: 1))
+        result.append(Segment(low: cursor, high: range.upperBound, leaf: unknown, weight: 1, depthLimit: unknownLimit))
         return result
     }
 
@@ -139,6 +167,7 @@ struct ArchBlock {
             if var last = merged.last, last.leaf == segment.leaf, last.high &+ 1 == segment.low {
                 last.high = segment.high
                 last.weight += segment.weight
+                last.depthLimit = min(last.depthLimit, segment.depthLimit)
                 merged[merged.count - 1] = last
             } else {
                 merged.append(segment)

@@ -38,17 +38,22 @@ public struct FilterStats: Sendable, Hashable {
     public var mean: Double
     public var max: Int
     public var syscalls: Int
+    /// The syscalls that take `max` instructions.
+    public var slowest: [String]
 
     public static func measure(_ program: BPFProgram, arch: Arch) -> FilterStats {
         let interpreter = BPFInterpreter(program)
         var total = 0, worst = 0
+        var slowest: [String] = []
         let entries = SyscallTable.forArch(arch).entries
         for entry in entries {
             let executed = (try? interpreter.run(auditArch: arch.auditArch, nr: entry.number).executed) ?? 0
             total += executed
-            worst = Swift.max(worst, executed)
+            if executed > worst { worst = executed; slowest = [] }
+            if executed == worst { slowest.append(entry.name) }
         }
         return FilterStats(arch: arch, length: program.instructions.count,
-                           mean: Double(total) / Double(Swift.max(entries.count, 1)), max: worst, syscalls: entries.count)
+                           mean: Double(total) / Double(Swift.max(entries.count, 1)), max: worst, syscalls: entries.count,
+                           slowest: slowest)
     }
 }
