@@ -13,6 +13,7 @@ out=Sources/PolicyModel/Generated/ShippedPolicies.swift
         name=$(basename "$f" .yaml)
         echo "        \"$name\": #\"\"\""
         sed 's/^/        /; s/^        $//' "$f"
+        echo ""
         echo "        \"\"\"#,"
     done
     echo "    ]"

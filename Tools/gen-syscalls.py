@@ -39,9 +39,8 @@ def parse_table(text, abis, offset):
         number, abi, name = int(fields[0]), fields[1], fields[2]
         if abi not in abis:
             continue
-        # An entry without an entry point (x86 reserved slots) is no syscall.
-        if len(fields) < 4 and abi != "x32":
-            continue
+        # Entries without an entry point (afs_syscall, create_module, ...) are kept: the number
+        # is reserved and answers ENOSYS, and profiles name them to deny them explicitly.
         if abi == "eabi" and name in entries:
             continue
         entries[name] = number + offset

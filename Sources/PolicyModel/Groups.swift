@@ -101,7 +101,7 @@ public enum SyscallGroups {
             """)),
         Group(name: "@swap", summary: "Enabling and disabling swap", members: words("swapoff swapon")),
         Group(name: "@sync", summary: "Syncing files and memory to disk", members: words("""
-            fdatasync fsync msync sync sync_file_range sync_file_range2 arm_sync_file_range syncfs
+            fdatasync fsync msync sync sync_file_range arm_sync_file_range syncfs
             """)),
         Group(name: "@timer", summary: "Timers and alarms", members: words("""
             alarm getitimer setitimer timer_create timer_delete timer_getoverrun timer_gettime

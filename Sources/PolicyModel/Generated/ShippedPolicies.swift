@@ -124,6 +124,7 @@ public enum ShippedPolicies {
           - call: "socketcall(1, 0)"
             arch: x86
             expect: allow
+
         """#,
     ]
 }

@@ -141,6 +141,7 @@ extension SyscallTable {
         sigaltstack 131 2.6
         utime 132 2.6
         mknod 133 2.6
+        uselib 134 2.6
         personality 135 2.6
         ustat 136 2.6
         statfs 137 2.6
@@ -180,9 +181,18 @@ extension SyscallTable {
         setdomainname 171 2.6
         iopl 172 2.6
         ioperm 173 2.6
+        create_module 174 2.6
         init_module 175 2.6
         delete_module 176 2.6
+        get_kernel_syms 177 2.6
+        query_module 178 2.6
         quotactl 179 2.6
+        nfsservctl 180 2.6
+        getpmsg 181 2.6
+        putpmsg 182 2.6
+        afs_syscall 183 2.6
+        tuxcall 184 2.6
+        security 185 2.6
         gettid 186 2.6
         readahead 187 2.6
         setxattr 188 2.6
@@ -202,12 +212,17 @@ extension SyscallTable {
         futex 202 2.6
         sched_setaffinity 203 2.6
         sched_getaffinity 204 2.6
+        set_thread_area 205 2.6
         io_setup 206 2.6
         io_destroy 207 2.6
         io_getevents 208 2.6
         io_submit 209 2.6
         io_cancel 210 2.6
+        get_thread_area 211 2.6
+        lookup_dcookie 212 2.6
         epoll_create 213 2.6
+        epoll_ctl_old 214 2.6
+        epoll_wait_old 215 2.6
         remap_file_pages 216 2.6
         getdents64 217 2.6
         set_tid_address 218 2.6
@@ -228,6 +243,7 @@ extension SyscallTable {
         epoll_ctl 233 2.6
         tgkill 234 2.6
         utimes 235 2.6
+        vserver 236 2.6
         mbind 237 2.6
         set_mempolicy 238 2.6
         get_mempolicy 239 2.6
@@ -534,6 +550,11 @@ extension SyscallTable {
         init_module 1073741999 3.4
         delete_module 1073742000 3.4
         quotactl 1073742003 3.4
+        getpmsg 1073742005 3.4
+        putpmsg 1073742006 3.4
+        afs_syscall 1073742007 3.4
+        tuxcall 1073742008 3.4
+        security 1073742009 3.4
         gettid 1073742010 3.4
         readahead 1073742011 3.4
         setxattr 1073742012 3.4
@@ -556,6 +577,7 @@ extension SyscallTable {
         io_destroy 1073742031 3.4
         io_getevents 1073742032 3.4
         io_cancel 1073742034 3.4
+        lookup_dcookie 1073742036 3.4
         epoll_create 1073742037 3.4
         remap_file_pages 1073742040 3.4
         getdents64 1073742041 3.4
@@ -759,6 +781,7 @@ extension SyscallTable {
         mknod 14 2.6
         chmod 15 2.6
         lchown 16 2.6
+        break 17 2.6
         oldstat 18 2.6
         lseek 19 2.6
         getpid 20 2.6
@@ -772,8 +795,11 @@ extension SyscallTable {
         oldfstat 28 2.6
         pause 29 2.6
         utime 30 2.6
+        stty 31 2.6
+        gtty 32 2.6
         access 33 2.6
         nice 34 2.6
+        ftime 35 2.6
         sync 36 2.6
         kill 37 2.6
         rename 38 2.6
@@ -782,6 +808,7 @@ extension SyscallTable {
         dup 41 2.6
         pipe 42 2.6
         times 43 2.6
+        prof 44 2.6
         brk 45 2.6
         setgid 46 2.6
         getgid 47 2.6
@@ -790,9 +817,12 @@ extension SyscallTable {
         getegid 50 2.6
         acct 51 2.6
         umount2 52 2.6
+        lock 53 2.6
         ioctl 54 2.6
         fcntl 55 2.6
+        mpx 56 2.6
         setpgid 57 2.6
+        ulimit 58 2.6
         oldolduname 59 2.6
         umask 60 2.6
         chroot 61 2.6
@@ -832,6 +862,7 @@ extension SyscallTable {
         fchown 95 2.6
         getpriority 96 2.6
         setpriority 97 2.6
+        profil 98 2.6
         statfs 99 2.6
         fstatfs 100 2.6
         ioperm 101 2.6
@@ -845,6 +876,7 @@ extension SyscallTable {
         olduname 109 2.6
         iopl 110 2.6
         vhangup 111 2.6
+        idle 112 2.6
         vm86old 113 2.6
         wait4 114 2.6
         swapoff 115 2.6
@@ -859,14 +891,17 @@ extension SyscallTable {
         adjtimex 124 2.6
         mprotect 125 2.6
         sigprocmask 126 2.6
+        create_module 127 2.6
         init_module 128 2.6
         delete_module 129 2.6
+        get_kernel_syms 130 2.6
         quotactl 131 2.6
         getpgid 132 2.6
         fchdir 133 2.6
         bdflush 134 2.6
         sysfs 135 2.6
         personality 136 2.6
+        afs_syscall 137 2.6
         setfsuid 138 2.6
         setfsgid 139 2.6
         _llseek 140 2.6
@@ -896,7 +931,9 @@ extension SyscallTable {
         setresuid 164 2.6
         getresuid 165 2.6
         vm86 166 2.6
+        query_module 167 2.6
         poll 168 2.6
+        nfsservctl 169 2.6
         setresgid 170 2.6
         getresgid 171 2.6
         prctl 172 2.6
@@ -915,6 +952,8 @@ extension SyscallTable {
         capset 185 2.6
         sigaltstack 186 2.6
         sendfile 187 2.6
+        getpmsg 188 2.6
+        putpmsg 189 2.6
         vfork 190 2.6
         ugetrlimit 191 2.6
         mmap2 192 2.6
@@ -975,6 +1014,7 @@ extension SyscallTable {
         io_cancel 249 2.6
         fadvise64 250 2.6
         exit_group 252 2.6
+        lookup_dcookie 253 2.6
         epoll_create 254 2.6
         epoll_ctl 255 2.6
         epoll_wait 256 2.6
@@ -994,6 +1034,7 @@ extension SyscallTable {
         tgkill 270 2.6
         utimes 271 2.6
         fadvise64_64 272 2.6
+        vserver 273 2.6
         mbind 274 2.6
         get_mempolicy 275 2.6
         set_mempolicy 276 2.6
@@ -1326,6 +1367,7 @@ extension SyscallTable {
         setresuid 164 2.6
         getresuid 165 2.6
         poll 168 2.6
+        nfsservctl 169 2.6
         setresgid 170 2.6
         getresgid 171 2.6
         prctl 172 2.6
@@ -1463,6 +1505,7 @@ extension SyscallTable {
         request_key 310 2.6
         keyctl 311 2.6
         semtimedop 312 2.6
+        vserver 313 2.6
         ioprio_set 314 2.6
         ioprio_get 315 2.6
         inotify_init 316 2.6
