@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// NAME.seccomp.json as `linux.seccomp` of a real OCI bundle, run by Debian's runc on a static
+/// busybox rootfs: runc must accept it and the kernel must enforce it.
+@Suite(.serialized) struct RuncTests {
+    static let policy = """
+        policyc: v1
+        name: runc-probe
+        extends: [default]
+        seccomp:
+          syscalls:
+            - names: [mkdir, mkdirat]
+              action: errno(EXDEV)
+        """
+
+    func makeBundle(seccompJSON: String, script: String) throws -> String {
+        let dir = try temporaryDirectory()
+        let rootfs = dir + "/rootfs"
+        try FileManager.default.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
+        for sub in ["proc", "dev", "sys", "tmp"] {
+            try FileManager.default.createDirectory(atPath: rootfs + "/" + sub, withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/sh", withDestinationPath: "busybox")
+        let config = """
+            {
+              "ociVersion": "1.0.2",
+              "process": {
+                "terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+                "args": ["/bin/busybox", "sh", "-c", \(JSONString(script))],
+                "env": ["PATH=/bin"],
+                "noNewPrivileges": true
+              },
+              "root": {"path": "rootfs", "readonly": true},
+              "hostname": "policyc",
+              "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
+              ],
+              "linux": {
+                "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
+                "seccomp": \(seccompJSON)
+              }
+            }
+            """
+        try Data(config.utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        return dir
+    }
+
+    func JSONString(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func runcEnforcesTheCompiledProfile() throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let source = work + "/runc-probe.yaml"
+        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: source))
+        let (status, _, stderr) = try runPolicyc(["compile", source, "-o", work])
+        #expect(status == 0, "\(stderr)")
+        let json = try String(contentsOfFile: work + "/runc-probe.seccomp.json", encoding: .utf8)
+        let bundle = try makeBundle(seccompJSON: json, script: "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; busybox mkdir /tmp/x; echo mkdir=$?; busybox cat /proc/sys/kernel/hostname")
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let id = "policyc-test-\(getpid())"
+        let (code, output) = try run("/usr/sbin/runc", ["run", "--bundle", bundle, id])
+        _ = try? run("/usr/sbin/runc", ["delete", "-f", id])
+        #expect(code == 0, "\(output)")
+        #expect(output.contains("Seccomp:\t2"), "\(output)")
+        #expect(output.contains("NoNewPrivs:\t1"), "\(output)")
+        #expect(output.contains("Invalid cross-device link") && output.contains("mkdir=1"), "\(output)")
+        #expect(output.contains("policyc\n"), "\(output)")
+    }
+}
