@@ -1,0 +1,111 @@
+import Foundation
+import PolicyCompiler
+import PolicyModel
+import Testing
+
+/// The command line as users and CI run it: outputs, exit codes, messages.
+@Suite struct CLITests {
+    @Test func compileWritesBothOutputsByteIdentically() throws {
+        let a = try temporaryDirectory(), b = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+        for dir in [a, b] {
+            let (status, _, stderr) = try runPolicyc(["compile", Paths.policies + "/default.yaml", "-o", dir])
+            #expect(status == 0, "\(stderr)")
+        }
+        for file in ["default.bpf", "default.seccomp.json"] {
+            let x = FileManager.default.contents(atPath: "\(a)/\(file)"), y = FileManager.default.contents(atPath: "\(b)/\(file)")
+            #expect(x != nil && x == y, "\(file)")
+        }
+    }
+
+    @Test func singleFormatToFile() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, _, _) = try runPolicyc(["compile", Paths.seccompCorpus + "/moby-default.json", "--format", "bpf", "-o", dir + "/x.bpf"])
+        #expect(status == 0)
+        let bytes = try #require(FileManager.default.contents(atPath: dir + "/x.bpf"))
+        let program = try #require(BPFProgram(bytes: Array(bytes)))
+        #expect(program.instructions.count > 100 && program.instructions.count <= maxInstructions)
+    }
+
+    @Test(arguments: [
+        ["compile"],
+        ["compile", "x.yaml", "--format", "pdf"],
+        ["compile", "x.yaml", "--no-such-flag"],
+        ["compile", "x.yaml", "-o", "out.bpf"],
+        ["explain", "x.yaml"],
+        ["explain", "x.yaml", "--call", "getpid()", "--arch", "sparc"],
+        ["groups", "@nope"],
+        ["frobnicate"],
+    ])
+    func usageErrorsExitTwo(arguments: [String]) throws {
+        let (status, _, stderr) = try runPolicyc(arguments)
+        #expect(status == 2, "\(arguments): \(status) \(stderr)")
+        #expect(!stderr.isEmpty)
+    }
+
+    @Test func explainNamesTheDecidingRule() throws {
+        let (status, out, _) = try runPolicyc(["explain", Paths.policies + "/default.yaml", "--call", "socket(AF_VSOCK, SOCK_STREAM, 0)"])
+        #expect(status == 0)
+        #expect(out.contains("socket(AF_VSOCK, SOCK_STREAM, 0) on x86_64 (syscall 41): errno(EPERM)"), "\(out)")
+        #expect(out.contains("decided by: defaultAction at Policies/default.yaml:") || out.contains("decided by: defaultAction at \(Paths.policies)/default.yaml:"), "\(out)")
+        let (_, allowed, _) = try runPolicyc(["explain", Paths.policies + "/default.yaml", "--call", "socket(AF_NETLINK, SOCK_RAW, 0)", "--arch", "x86"])
+        #expect(allowed.contains("on x86 (syscall 359): allow"), "\(allowed)")
+        #expect(allowed.contains("decided by: rule at ") && allowed.contains("default.yaml:"), "\(allowed)")
+    }
+
+    @Test func disassemblyIsSymbolic() throws {
+        let (status, out, _) = try runPolicyc(["disasm", Paths.policies + "/default.yaml"])
+        #expect(status == 0)
+        #expect(out.hasPrefix("L0:    ld   [arch]\nL1:    jeq  x86_64,"), "\(out.prefix(200))")
+        #expect(out.contains("(socket)") && out.contains("ret  kill-process") && out.contains("[arg0.hi]"))
+    }
+
+    @Test func groupsListsAndExpands() throws {
+        let (status, out, _) = try runPolicyc(["groups"])
+        #expect(status == 0 && out.contains("@network-io") && out.contains("@privileged"))
+        let (_, members, _) = try runPolicyc(["groups", "@mount"])
+        #expect(members.split(separator: "\n").contains("pivot_root"))
+    }
+
+    @Test func statsReportEveryArchitecture() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, out, _) = try runPolicyc(["compile", Paths.seccompCorpus + "/moby-default.json", "-o", dir, "--stats"])
+        #expect(status == 0)
+        for arch in ["x86_64", "x86", "x32"] { #expect(out.contains("\n\(arch) "), "\(out)") }
+    }
+
+    @Test func libseccompBackendAgrees() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, _, stderr) = try runPolicyc(["compile", Paths.policies + "/default.yaml", "--backend", "libseccomp", "--format", "bpf", "-o", dir + "/lib.bpf"])
+        #expect(status == 0, "\(stderr)")
+        let reference = try #require(BPFProgram(bytes: Array(FileManager.default.contents(atPath: dir + "/lib.bpf") ?? Data())))
+        let filter = try #require(compile(path: Paths.policies + "/default.yaml").0)
+        #expect(try compareWithReference(filter, reference: reference, seed: 11) > 1000)
+    }
+
+    @Test func checkRunsTestsAndReportsCount() throws {
+        let (status, out, _) = try runPolicyc(["check", Paths.policies + "/default.yaml"])
+        #expect(status == 0)
+        #expect(out.contains("default: ok,") && out.contains("tests passed"))
+    }
+}
+
+/// Far jumps: a filter whose blocks lie more than 255 instructions apart still means what its
+/// IR says.
+@Suite struct LargeFilterTests {
+    @Test func farJumpsAreBridged() throws {
+        let names = SyscallTable.forArch(.x86_64).entries.map(\.name).filter { !$0.hasPrefix("_") }.prefix(120)
+        var text = "policyc: v1\nname: big\nseccomp:\n  defaultAction: errno(EPERM)\n  architectures: [x86_64, x32]\n  syscalls:\n"
+        for (i, name) in names.enumerated() {
+            text += "    - names: [\(name)]\n      action: allow\n      when: \"arg\(i % 6) in [\(i), \(i + 1000)] || arg\((i + 1) % 6) > 0x1\(i)00000000\"\n"
+        }
+        let (compiled, bag) = compile(text: text)
+        let filter = try #require(compiled, "\(bag.errors)")
+        #expect(filter.program.instructions.count > 1000)
+        #expect(filter.program.instructions.contains { $0.code == BPFInstruction.Op.ja })
+        try assertAgreement(filter, seed: 5)
+    }
+}
