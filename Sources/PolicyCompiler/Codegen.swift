@@ -73,8 +73,41 @@ struct Chain: Hashable {
     /// false on 32-bit ABIs, which compare only low halves.
     var wide: Bool
 
+    /// The argument every comparison of the chain reads, when all are unmasked and compare with
+    /// values below 2^32: its high half is then tested once, up front.
+    var hoistableArgument: Int? {
+        var arg: Int?
+        var ok = wide
+        func visit(_ e: BoolExpr) {
+            switch e {
+            case .cmp(let c):
+                if c.mask != nil || c.value >> 32 != 0 || (arg.map { $0 != c.arg } ?? false) { ok = false }
+                arg = c.arg
+            case .and(let xs), .or(let xs): xs.forEach(visit)
+            case .not(let x): visit(x)
+            }
+        }
+        steps.forEach { visit($0.condition) }
+        return ok ? arg : nil
+    }
+
+    /// The chain's verdict for an argument of 2^32 or more, when `hoistableArgument` is set:
+    /// it exceeds every value compared with.
+    var actionForLargeArgument: Action {
+        func holds(_ e: BoolExpr) -> Bool {
+            switch e {
+            case .cmp(let c): return [.ne, .gt, .ge].contains(c.op)
+            case .and(let xs): return xs.allSatisfy(holds)
+            case .or(let xs): return xs.contains(where: holds)
+            case .not(let x): return !holds(x)
+            }
+        }
+        return steps.first { holds($0.condition) }?.action ?? fallback
+    }
+
     /// Instructions the first comparison of a condition takes before it can decide.
     func firstComparisonCost(_ condition: BoolExpr) -> Int {
+        if hoistableArgument != nil { return 3 + comparisons(condition) }
         switch condition {
         case .cmp(let c):
             let masked = c.mask != nil && c.mask != .max
@@ -82,6 +115,14 @@ struct Chain: Hashable {
             return (masked ? 6 : 4) + ([.eq, .ne].contains(c.op) ? 0 : 1)
         case .and(let xs), .or(let xs): return xs.first.map(firstComparisonCost) ?? 0
         case .not(let x): return firstComparisonCost(x)
+        }
+    }
+
+    private func comparisons(_ e: BoolExpr) -> Int {
+        switch e {
+        case .cmp: return 1
+        case .and(let xs), .or(let xs): return xs.map(comparisons).reduce(0, +)
+        case .not(let x): return comparisons(x)
         }
     }
 }
@@ -203,11 +244,20 @@ struct ArchBlock {
     }
 
     private func emitChain(_ chain: Chain) -> BackwardEmitter.Label {
-        var next = emitter.ret(chain.fallback.seccompRet)
-        for step in chain.steps.reversed() {
-            let taken = emitter.ret(step.action.seccompRet)
-            next = ConditionEmitter(emitter: emitter, wide: chain.wide).emit(step.condition, ifTrue: taken, ifFalse: next)
+        if let arg = chain.hoistableArgument {
+            // High half zero: the low halves decide exactly. Otherwise the argument exceeds
+            // every value and the verdict is known now.
+            let low = emitChain(Chain(steps: chain.steps, fallback: chain.fallback, wide: false))
+            let large = emitter.ret(chain.actionForLargeArgument.seccompRet)
+            _ = emitter.jump(BPFInstruction.Op.jeqK, 0, ifTrue: low, ifFalse: large)
+            return emitter.load(SeccompData.argHigh(arg))
         }
-        return next
+        // Each rule is an or-part whose true target is its own ret.
+        let conditions = ConditionEmitter(emitter: emitter, wide: chain.wide)
+        var actions: [BoolExpr: Action] = [:]
+        for step in chain.steps where actions[step.condition] == nil { actions[step.condition] = step.action }
+        return conditions.emitRuns(chain.steps.map(\.condition), targets: { part, next in
+            (self.emitter.ret(actions[part]!.seccompRet), next)
+        }, final: emitter.ret(chain.fallback.seccompRet))
     }
 }

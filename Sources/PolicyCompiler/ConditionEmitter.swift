@@ -10,17 +10,58 @@ struct ConditionEmitter {
     func emit(_ expr: BoolExpr, ifTrue t: Label, ifFalse f: Label) -> Label {
         switch expr {
         case .and(let parts):
-            var next = t
-            for part in parts.reversed() { next = emit(part, ifTrue: next, ifFalse: f) }
-            return next
+            return emitRuns(parts, targets: { _, next in (next, f) }, final: t)
         case .or(let parts):
-            var next = f
-            for part in parts.reversed() { next = emit(part, ifTrue: t, ifFalse: next) }
-            return next
+            return emitRuns(parts, targets: { _, next in (t, next) }, final: f)
         case .not(let inner):
             return emit(inner, ifTrue: f, ifFalse: t)
         case .cmp(let cmp):
             return emitComparison(cmp, ifTrue: t, ifFalse: f)
+        }
+    }
+
+    /// A comparison of a 32-bit ABI that needs only a jump once its argument is in A.
+    func plain(_ e: BoolExpr) -> ArgCmp? {
+        guard !wide, case .cmp(let c) = e, c.mask == nil || c.mask == 0xFFFF_FFFF else { return nil }
+        return c
+    }
+
+    /// Emits parts back to front; `targets` gives a part's (true, false) targets from the code
+    /// that follows it. Neighbouring plain comparisons of one argument share a single load:
+    /// jumps leave A unchanged, and only the first of them is entered from elsewhere.
+    func emitRuns(_ parts: [BoolExpr], targets: (BoolExpr, Label) -> (Label, Label), final: Label) -> Label {
+        var next = final
+        var i = parts.count - 1
+        while i >= 0 {
+            var j = i
+            if let c = plain(parts[i]) {
+                while j > 0, let previous = plain(parts[j - 1]), previous.arg == c.arg { j -= 1 }
+            }
+            if j < i {
+                for k in stride(from: i, through: j, by: -1) {
+                    let (t, f) = targets(parts[k], next)
+                    next = jumpOnly(plain(parts[k])!, ifTrue: t, ifFalse: f)
+                }
+                next = emitter.load(SeccompData.argLow(plain(parts[i])!.arg))
+            } else {
+                let (t, f) = targets(parts[i], next)
+                next = emit(parts[i], ifTrue: t, ifFalse: f)
+            }
+            i = j - 1
+        }
+        return next
+    }
+
+    /// The jump of a 32-bit comparison whose argument is already loaded.
+    func jumpOnly(_ c: ArgCmp, ifTrue t: Label, ifFalse f: Label) -> Label {
+        let v = UInt32(truncatingIfNeeded: c.value)
+        switch c.op {
+        case .eq: return emitter.jump(BPFInstruction.Op.jeqK, v, ifTrue: t, ifFalse: f)
+        case .ne: return emitter.jump(BPFInstruction.Op.jeqK, v, ifTrue: f, ifFalse: t)
+        case .gt: return emitter.jump(BPFInstruction.Op.jgtK, v, ifTrue: t, ifFalse: f)
+        case .ge: return emitter.jump(BPFInstruction.Op.jgeK, v, ifTrue: t, ifFalse: f)
+        case .lt: return emitter.jump(BPFInstruction.Op.jgeK, v, ifTrue: f, ifFalse: t)
+        case .le: return emitter.jump(BPFInstruction.Op.jgtK, v, ifTrue: f, ifFalse: t)
         }
     }
 

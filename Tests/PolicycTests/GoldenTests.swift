@@ -24,8 +24,8 @@ import Testing
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
                 continue
             }
-            let golden = FileManager.default.contents(atPath: path)
-            #expect(golden.map(Array.init) == bytes, "\(file) differs from Profiles/: run `make goldens` and review")
+            let same = FileManager.default.contents(atPath: path).map(Array.init) == bytes
+            #expect(same, "\(file) differs from Profiles/: run `make goldens` and review the diff")
         }
     }
 }
