@@ -25,6 +25,15 @@ public struct SeccompJSONEmitter {
         if let path = filter.policy.seccomp.listenerPath { object.append(("listenerPath", .string(path))) }
         if let meta = filter.policy.seccomp.listenerMetadata { object.append(("listenerMetadata", .string(meta))) }
         object.append(("syscalls", .array(try rules())))
+        // OCI runtimes ignore unknown properties (runtime-spec: "MUST ignore"); this one says
+        // where the filter came from and which syscall tables decided "unknown" and "too new".
+        var provenance: [(String, JSONValue)] = [
+            ("policy", .string(filter.policy.name)),
+            ("syscallTables", .string("Linux \(ir.tablesKernel)")),
+            ("newSyscallAction", .string(ir.newSyscallAction.description)),
+        ]
+        if let baseline = ir.baseline { provenance.append(("baseline", .string(baseline.description))) }
+        object.append(("policyc", .object(provenance)))
         return .object(object)
     }
 
