@@ -5,19 +5,22 @@ public struct CompiledFilter: Sendable {
     public let policy: Policy
     public let ir: FilterIR
     public let program: BPFProgram
+    public let capabilities: CapabilitySets
 
-    public init(policy: Policy, ir: FilterIR, program: BPFProgram) {
+    public init(policy: Policy, ir: FilterIR, program: BPFProgram, capabilities: CapabilitySets = .dockerDefault) {
         self.policy = policy
         self.ir = ir
         self.program = program
+        self.capabilities = capabilities
     }
 
     /// Loads, lowers and generates; nil when any step reported an error.
     public static func compile(_ policy: Policy, diagnostics: DiagnosticBag) -> CompiledFilter? {
-        guard let ir = Lowering(policy: policy, diagnostics: diagnostics).lower() else { return nil }
+        let capabilities = CapabilitySets.resolve(policy.capabilities, diagnostics: diagnostics)
+        guard let ir = Lowering(policy: policy, diagnostics: diagnostics).lower(), !diagnostics.hasErrors else { return nil }
         do {
             let program = try SeccompCodegen(ir).generate()
-            return CompiledFilter(policy: policy, ir: ir, program: program)
+            return CompiledFilter(policy: policy, ir: ir, program: program, capabilities: capabilities)
         } catch {
             diagnostics.error(policy.seccomp.defaultAction?.location ?? SourceLocation(file: policy.file, line: 1, column: 1), error.description)
             return nil

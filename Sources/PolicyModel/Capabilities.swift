@@ -28,17 +28,8 @@ public enum Capabilities {
 
     public static func number(_ canonicalName: String) -> Int? { names.firstIndex(of: canonicalName) }
 
-    /// The set a policy's capability section leaves a container with (the bounding set).
+    /// The capabilities a container holds (its bounding set), for Docker's includes/excludes.
     public static func resolve(_ spec: CapabilitySpec?) -> Set<String> {
-        guard let spec else { return dockerDefault }
-        func set(_ list: [Located<String>]?) -> Set<String>? {
-            list.map { Set($0.flatMap { $0.value.uppercased() == "ALL" ? names : [canonical($0.value)].compactMap { $0 } }) }
-        }
-        if let bounding = set(spec.bounding) { return bounding }
-        if let permitted = set(spec.permitted) { return permitted.union(set(spec.effective) ?? []) }
-        var result = dockerDefault
-        result.subtract(set(spec.drop) ?? [])
-        result.formUnion(set(spec.add) ?? [])
-        return result
+        Set(CapabilitySets.names(CapabilitySets.resolve(spec, diagnostics: DiagnosticBag()).bounding))
     }
 }

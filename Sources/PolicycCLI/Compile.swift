@@ -11,6 +11,15 @@ struct Compile: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case bpf
         case seccompJSON = "seccomp-json"
+        case oci
+
+        var suffix: String {
+            switch self {
+            case .bpf: return "bpf"
+            case .seccompJSON: return "seccomp.json"
+            case .oci: return "oci.json"
+            }
+        }
     }
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
@@ -38,12 +47,12 @@ struct Compile: ParsableCommand {
         let outputs = try render(filter, program: program)
         if let format {
             let (_, bytes) = outputs.first { $0.0 == format }!
-            try write(bytes, to: output ?? "\(filter.policy.name).\(format == .bpf ? "bpf" : "seccomp.json")")
+            try write(bytes, to: output ?? "\(filter.policy.name).\(format.suffix)")
         } else {
             let dir = output ?? "."
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for (format, bytes) in outputs {
-                try write(bytes, to: "\(dir)/\(filter.policy.name).\(format == .bpf ? "bpf" : "seccomp.json")")
+                try write(bytes, to: "\(dir)/\(filter.policy.name).\(format.suffix)")
             }
         }
         if stats { printOut(Self.statsTable(program, arches: filter.ir.arches.map(\.arch))) }
@@ -61,12 +70,16 @@ struct Compile: ParsableCommand {
     }
 
     private func render(_ filter: CompiledFilter, program: BPFProgram) throws -> [(Format, [UInt8])] {
-        let json: String
-        do { json = try SeccompJSONEmitter(filter).object().render() + "\n" } catch {
-            report([Diagnostic(.error, SourceLocation(file: filter.policy.file, line: 1, column: 1), "cannot write seccomp JSON: \(error)")])
+        do {
+            return [
+                (.bpf, program.bytes),
+                (.seccompJSON, Array((try SeccompJSONEmitter(filter).object().render() + "\n").utf8)),
+                (.oci, Array((try OCIFragmentEmitter(filter).object().render() + "\n").utf8)),
+            ]
+        } catch {
+            report([Diagnostic(.error, SourceLocation(file: filter.policy.file, line: 1, column: 1), "cannot write OCI JSON: \(error)")])
             throw ExitCode(1)
         }
-        return [(.bpf, program.bytes), (.seccompJSON, Array(json.utf8))]
     }
 
     private func write(_ bytes: [UInt8], to path: String) throws {

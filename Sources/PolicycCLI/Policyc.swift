@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import PolicyCompiler
 import PolicyModel
+import SystemLayer
 
 public struct Policyc: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "policyc",
         abstract: "Compile container security policies to seccomp filters and friends.",
         version: "0.1.0 (syscall tables: Linux \(SyscallTable.tablesKernel))",
-        subcommands: [Compile.self, Check.self, Explain.self, Disasm.self, Groups.self])
+        subcommands: [Compile.self, Check.self, Bundle.self, Explain.self, Disasm.self, Groups.self])
 
     public init() {}
 
@@ -72,6 +73,51 @@ struct Check: ParsableCommand {
         let filter = try options.compile(file)
         try runTests(filter)
         printOut("\(filter.policy.name): ok, \(filter.policy.tests.count) tests passed\n")
+    }
+}
+
+struct Bundle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an OCI bundle config (BUNDLE/config.json) that runc runs as is.")
+
+    @OptionGroup var options: PolicyOptions
+    @Argument(help: "Policy file.") var file: String
+    @Option(help: "The container's root filesystem (absolute, or relative to the bundle).") var rootfs: String
+    @Option(name: .shortAndLong, help: "Bundle directory to write config.json into.") var output: String
+    @Flag(help: "Leave out LSM labels the policy asks for when the kernel lacks that LSM.") var lsmOptional = false
+    @Argument(parsing: .postTerminator, help: "The command to run (default /bin/sh).") var command: [String] = []
+
+    func run() throws {
+        let filter = try options.compile(file)
+        try runTests(filter)
+        let json: String
+        do { json = try BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy)).object().render() + "\n" } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            report([Diagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot write the bundle: \(error)")])
+            throw ExitCode(1)
+        }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: output + "/config.json", contents: Data(json.utf8)) else {
+            throw ValidationError("cannot write \(output)/config.json")
+        }
+    }
+
+    /// Labels of LSMs this kernel lacks: left out when the policy only has the default,
+    /// an error when it asks for that LSM (unless --lsm-optional).
+    private func unavailableLabels(_ policy: Policy) throws -> Set<String> {
+        var omitted = Set<String>()
+        for lsm in LSM.allCases where !lsm.isEnabled {
+            let field = lsm == .apparmor ? "apparmorProfile" : "selinuxLabel"
+            let requested = lsm == .apparmor ? policy.apparmor != nil : policy.selinux != nil
+            if requested && !lsmOptional {
+                report([Diagnostic(.error, SourceLocation(file: policy.file, line: 1, column: 1),
+                                   "the policy asks for \(lsm.rawValue) but this kernel has not enabled it; use --lsm-optional to run without it")])
+                throw ExitCode(1)
+            }
+            omitted.insert(field)
+        }
+        return omitted
     }
 }
 

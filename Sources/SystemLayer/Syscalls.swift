@@ -85,3 +85,27 @@ public enum FilterProbe {
         pc_action_available(seccompRet & 0xFFFF_0000) == 0
     }
 }
+
+/// Linux security modules the running kernel has enabled.
+public enum LSM: String, Sendable, CaseIterable {
+    case apparmor, selinux
+
+    public var isEnabled: Bool {
+        switch self {
+        case .apparmor: return System.readSmallFile("/sys/module/apparmor/parameters/enabled")?.hasPrefix("Y") ?? false
+        case .selinux: return System.readSmallFile("/sys/fs/selinux/enforce") != nil
+        }
+    }
+}
+
+extension System {
+    /// The first bytes of a small (procfs/sysfs) file, or nil when it cannot be read.
+    public static func readSmallFile(_ path: String, limit: Int = 4096) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, limit) }
+        return n < 0 ? nil : String(decoding: buffer.prefix(n), as: UTF8.self)
+    }
+}

@@ -66,6 +66,40 @@ import Testing
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// `policyc bundle` writes the whole config.json; checked from inside the container.
+    @Test func bundleRunsUnderRuncWithThePolicysCapabilitiesAndFilter() throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let source = work + "/bundled.yaml"
+        try Data("""
+            policyc: v1
+            name: bundled
+            extends: [default]
+            capabilities: { drop: [ALL], add: [CHOWN, NET_BIND_SERVICE, SETUID] }
+            container: { hostname: boxed }
+            seccomp:
+              syscalls:
+                - names: [mkdir, mkdirat]
+                  action: errno(EXDEV)
+            """.utf8).write(to: URL(fileURLWithPath: source))
+        let bundle = work + "/bundle"
+        try FileManager.default.createDirectory(atPath: bundle + "/rootfs/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: bundle + "/rootfs/bin/busybox")
+        let script = "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; busybox mkdir /tmp/x; echo mkdir=$?; busybox cat /proc/sys/kernel/hostname; busybox ls /proc | busybox grep -c '^[0-9]'"
+        let (status, _, stderr) = try runPolicyc(["bundle", source, "--rootfs", "rootfs", "-o", bundle, "--", "/bin/busybox", "sh", "-c", script])
+        #expect(status == 0, "\(stderr)")
+        let id = "policyc-bundle-\(getpid())"
+        let (code, output) = try run("/usr/sbin/runc", ["run", "--bundle", bundle, id])
+        _ = try? run("/usr/sbin/runc", ["delete", "-f", id])
+        #expect(code == 0, "\(output)")
+        let mask = String(format: "%016llx", CapabilitySetsMask.chownBindSetuid)
+        for line in ["CapBnd:\t\(mask)", "CapEff:\t\(mask)", "CapPrm:\t\(mask)", "CapInh:\t0000000000000000", "CapAmb:\t0000000000000000",
+                     "Seccomp:\t2", "NoNewPrivs:\t1", "mkdir=1", "boxed"] {
+            #expect(output.contains(line), "\(line) missing in:\n\(output)")
+        }
+        #expect(output.contains("Invalid cross-device link"), "\(output)")
+    }
+
     @Test func runcEnforcesTheCompiledProfile() throws {
         let work = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -85,4 +119,9 @@ import Testing
         #expect(output.contains("Invalid cross-device link") && output.contains("mkdir=1"), "\(output)")
         #expect(output.contains("policyc\n"), "\(output)")
     }
+}
+
+enum CapabilitySetsMask {
+    /// CAP_CHOWN (0), CAP_SETUID (7), CAP_NET_BIND_SERVICE (10).
+    static let chownBindSetuid: UInt64 = 1 << 0 | 1 << 7 | 1 << 10
 }

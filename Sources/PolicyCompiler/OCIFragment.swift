@@ -1,0 +1,97 @@
+import PolicyModel
+
+/// `NAME.oci.json`: the process and linux parts of an OCI runtime config that a policy
+/// decides, to merge into a bundle's config.json (or `policyc bundle` writes a whole one).
+public struct OCIFragmentEmitter {
+    public let filter: CompiledFilter
+    public var capabilities: CapabilitySets { filter.capabilities }
+
+    public init(_ filter: CompiledFilter) { self.filter = filter }
+
+    /// Docker's masked and read-only paths.
+    public static let maskedPaths = [
+        "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ]
+    public static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+    static let namespaceTypes: [String: String] = [
+        "user": "user", "pid": "pid", "mount": "mount", "uts": "uts", "ipc": "ipc", "net": "network",
+        "cgroup": "cgroup", "time": "time",
+    ]
+
+    public static func defaultNamespaces(_ policy: Policy) -> [String] {
+        policy.container.namespaces ?? ["pid", "mount", "uts", "ipc", "net", "cgroup"]
+    }
+
+    public var apparmorProfile: String { filter.policy.apparmor?.profile ?? "policyc-\(filter.policy.name)" }
+
+    public func processFields() -> [(String, JSONValue)] {
+        let policy = filter.policy
+        func list(_ mask: UInt64) -> JSONValue { .array(CapabilitySets.names(mask).map { .string($0) }) }
+        var fields: [(String, JSONValue)] = [
+            ("capabilities", .object([
+                ("bounding", list(capabilities.bounding)), ("effective", list(capabilities.effective)),
+                ("permitted", list(capabilities.permitted)), ("inheritable", list(capabilities.inheritable)),
+                ("ambient", list(capabilities.ambient)),
+            ])),
+            ("noNewPrivileges", .bool(policy.noNewPrivileges ?? true)),
+            ("apparmorProfile", .string(apparmorProfile)),
+            ("selinuxLabel", .string(SELinuxLabel(policy: policy).context)),
+        ]
+        let rlimits = (policy.container.rlimits ?? [:]).sorted { $0.key < $1.key }.map { name, value -> JSONValue in
+            .object([("type", .string("RLIMIT_" + name.uppercased())), ("hard", .number(value)), ("soft", .number(value))])
+        }
+        if !rlimits.isEmpty { fields.append(("rlimits", .array(rlimits))) }
+        return fields
+    }
+
+    public func linuxFields() throws(SeccompJSONEmitter.EmitError) -> [(String, JSONValue)] {
+        let container = filter.policy.container
+        var fields: [(String, JSONValue)] = [("seccomp", try SeccompJSONEmitter(filter).object())]
+        fields.append(("maskedPaths", .array(Self.maskedPaths.map { .string($0) })))
+        fields.append(("readonlyPaths", .array(Self.readonlyPaths.map { .string($0) })))
+        var resources: [(String, JSONValue)] = []
+        if let memory = container.memory { resources.append(("memory", .object([("limit", .number(memory))]))) }
+        if let pids = container.pids { resources.append(("pids", .object([("limit", .number(UInt64(pids)))]))) }
+        if let cpus = container.cpus {
+            resources.append(("cpu", .object([("quota", .number(UInt64((cpus * 100_000).rounded()))), ("period", .number(100_000))])))
+        }
+        if !resources.isEmpty { fields.append(("resources", .object(resources))) }
+        fields.append(("namespaces", .array(Self.defaultNamespaces(filter.policy).compactMap { name in
+            Self.namespaceTypes[name].map { JSONValue.object([("type", .string($0))]) }
+        })))
+        return fields
+    }
+
+    public func object() throws(SeccompJSONEmitter.EmitError) -> JSONValue {
+        var root: [(String, JSONValue)] = [("process", .object(processFields()))]
+        if let hostname = filter.policy.container.hostname { root.append(("hostname", .string(hostname))) }
+        root.append(("linux", .object(try linuxFields())))
+        return .object(root)
+    }
+}
+
+/// The SELinux process context of a policy: `system_u:system_r:TYPE:LEVEL`.
+public struct SELinuxLabel {
+    public let policy: Policy
+
+    public init(policy: Policy) { self.policy = policy }
+
+    public var type: String { policy.selinux?.type ?? policy.name.replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_") + "_t" }
+
+    /// `auto`: two categories from the name, stable across runs and machines (FNV-1a).
+    public var level: String {
+        guard let level = policy.selinux?.level, level != "auto" else {
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for byte in policy.name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            let a = Int(hash % 1024), b = Int((hash >> 32) % 1023)
+            let second = b >= a ? b + 1 : b
+            return "s0:c\(min(a, second)),c\(max(a, second))"
+        }
+        return level
+    }
+
+    public var context: String { "system_u:system_r:\(type):\(level)" }
+}
