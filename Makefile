@@ -1,6 +1,6 @@
 # policyc: `make demo` compiles the shipped default policy; `make test` runs every test.
 SWIFT ?= swift
-APT_PACKAGES = libseccomp-dev pkg-config runc busybox-static
+APT_PACKAGES = libseccomp-dev pkg-config runc busybox-static apparmor secilc semodule-utils setools selinux-policy-default
 RELEASE = .build/release/policyc
 OUT ?= out
 

@@ -43,7 +43,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PolicycTests",
-            dependencies: ["PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer", "PolicycCLI"]
+            dependencies: ["PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer", "PolicycCLI", "Yams"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

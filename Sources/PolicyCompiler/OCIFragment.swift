@@ -79,7 +79,18 @@ public struct SELinuxLabel {
 
     public init(policy: Policy) { self.policy = policy }
 
-    public var type: String { policy.selinux?.type ?? policy.name.replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_") + "_t" }
+    /// `<name>_t`, or `policyc_<name>_t` where that is a type the reference policy already has
+    /// (a policy named `default` would otherwise claim `default_t`).
+    public var type: String {
+        if let type = policy.selinux?.type { return type }
+        let derived = policy.name.replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_") + "_t"
+        return Self.referencePolicyTypes.contains(derived) ? "policyc_" + derived : derived
+    }
+
+    static let referencePolicyTypes: Set<String> = [
+        "default_t", "root_t", "usr_t", "bin_t", "lib_t", "etc_t", "tmp_t", "var_t", "proc_t", "device_t", "kernel_t",
+        "init_t", "unconfined_t", "container_t", "spc_t", "httpd_t", "nginx_t", "user_t", "staff_t", "sysadm_t", "system_t",
+    ]
 
     /// `auto`: two categories from the name, stable across runs and machines (FNV-1a).
     public var level: String {

@@ -6,18 +6,24 @@ import PolicyModel
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compile a policy: NAME.bpf and NAME.seccomp.json, after running its tests.")
+        abstract: "Compile a policy, after running its tests: NAME.bpf, NAME.seccomp.json, NAME.oci.json, NAME.apparmor, NAME.cil, NAME.k8s.yaml.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case bpf
         case seccompJSON = "seccomp-json"
         case oci
+        case apparmor
+        case selinux
+        case k8s
 
         var suffix: String {
             switch self {
             case .bpf: return "bpf"
             case .seccompJSON: return "seccomp.json"
             case .oci: return "oci.json"
+            case .apparmor: return "apparmor"
+            case .selinux: return "cil"
+            case .k8s: return "k8s.yaml"
             }
         }
     }
@@ -75,6 +81,9 @@ struct Compile: ParsableCommand {
                 (.bpf, program.bytes),
                 (.seccompJSON, Array((try SeccompJSONEmitter(filter).object().render() + "\n").utf8)),
                 (.oci, Array((try OCIFragmentEmitter(filter).object().render() + "\n").utf8)),
+                (.apparmor, Array(AppArmorEmitter(filter).render().utf8)),
+                (.selinux, Array(SELinuxEmitter(filter).render().utf8)),
+                (.k8s, Array(try KubernetesEmitter(filter).render().utf8)),
             ]
         } catch {
             report([Diagnostic(.error, SourceLocation(file: filter.policy.file, line: 1, column: 1), "cannot write OCI JSON: \(error)")])

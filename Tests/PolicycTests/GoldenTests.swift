@@ -16,6 +16,10 @@ import Testing
             ("\(name).bpf", filter.program.bytes),
             ("\(name).seccomp.json", Array((try SeccompJSONEmitter(filter).object().render() + "\n").utf8)),
             ("\(name).disasm", Array(Disassembler(filter.program).render().utf8)),
+            ("\(name).oci.json", Array((try OCIFragmentEmitter(filter).object().render() + "\n").utf8)),
+            ("\(name).apparmor", Array(AppArmorEmitter(filter).render().utf8)),
+            ("\(name).cil", Array(SELinuxEmitter(filter).render().utf8)),
+            ("\(name).k8s.yaml", Array(try KubernetesEmitter(filter).render().utf8)),
         ]
         let update = ProcessInfo.processInfo.environment["POLICYC_UPDATE_GOLDENS"] != nil
         for (file, bytes) in outputs {

@@ -2,6 +2,62 @@
 
 public enum ShippedPolicies {
     public static let all: [String: String] = [
+        "batch": #"""
+        policyc: v1
+        name: batch
+        description: >-
+          A batch job: reads its input, writes its output, talks to nobody. No network beyond unix
+          sockets, no capabilities, bounded memory, processes and CPU.
+        extends: [default]
+
+        seccomp:
+          syscalls:
+            - names: ["@network-io"]
+              action: errno(EACCES)
+              when: "arg0 == AF_NETLINK"
+            - names: [connect, bind, listen, accept, accept4]
+              action: errno(EACCES)
+            - names: [personality, "@clock", "@privileged"]
+              action: errno(EPERM)
+
+        capabilities:
+          drop: [ALL]
+
+        filesystem:
+          read: [/usr, /etc, /lib, /lib64, /data/in]
+          write: [/data/out, /tmp]
+          exec: [/usr/bin, /bin]
+
+        network:
+          families: [unix]
+
+        landlock:
+          minimumAbi: 1
+
+        container:
+          hostname: batch
+          namespaces: [user, pid, mount, uts, ipc, net, cgroup]
+          resources: { memory: 1Gi, pids: 64, cpus: 2 }
+          rlimits: { nofile: 1024, core: 0 }
+          user: { uid: 1000, gid: 1000 }
+          env: { PATH: "/usr/bin:/bin", HOME: /tmp }
+          cwd: /data
+
+        tests:
+          - call: "socket(AF_INET, SOCK_STREAM, 0)"
+            expect: errno(EAFNOSUPPORT)
+          - call: "socket(AF_UNIX, SOCK_STREAM, 0)"
+            expect: allow
+          - call: "connect(3, 0, 0)"
+            expect: errno(EACCES)
+          - call: "chown()"
+            expect: errno(EPERM)
+          - call: "read(0, 0, 0)"
+            expect: allow
+          - call: "clone3()"
+            expect: errno(ENOSYS)
+
+        """#,
         "default": #"""
         policyc: v1
         name: default
@@ -123,6 +179,165 @@ public enum ShippedPolicies {
             expect: allow
           - call: "socketcall(1, 0)"
             arch: x86
+            expect: allow
+
+        """#,
+        "strict": #"""
+        policyc: v1
+        name: strict
+        description: >-
+          A small static server (one process, TCP on 8080, files read-only): almost every syscall
+          denied, no capabilities, no new privileges, read-only filesystem intent.
+
+        seccomp:
+          defaultAction: errno(EPERM)
+          badArchAction: kill-process
+          newSyscallAction: errno(ENOSYS)
+          architectures: [x86_64]
+          syscalls:
+            - names: [read, write, readv, writev, pread64, close, lseek, fstat, newfstatat, statx,
+                      mmap, munmap, mprotect, madvise, brk, futex, set_robust_list, rseq,
+                      set_tid_address, rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
+                      epoll_create1, epoll_ctl, epoll_wait, epoll_pwait, accept4, recvfrom, sendto,
+                      recvmsg, sendmsg, shutdown, getsockopt, setsockopt, getsockname, getpeername,
+                      clock_gettime, clock_nanosleep, nanosleep, getrandom, getpid, gettid,
+                      exit, exit_group, prlimit64, sched_yield, fcntl, ioctl, uname, arch_prctl]
+              action: allow
+            # Files only for reading.
+            - names: [openat]
+              action: allow
+              when: "(arg2 & (O_WRONLY|O_RDWR|O_CREAT|O_TRUNC)) == 0"
+            - names: [socket]
+              action: allow
+              when: "arg0 in [AF_INET, AF_INET6] && (arg1 & 0xf) == SOCK_STREAM"
+            - names: [bind, listen]
+              action: allow
+            - names: [execve]
+              action: allow
+            - names: [ptrace, "@mount", "@module", "@reboot", "@swap", "@clock", "@raw-io", bpf, perf_event_open]
+              action: kill-process
+
+        capabilities:
+          drop: [ALL]
+
+        noNewPrivileges: true
+
+        filesystem:
+          read: [/]
+          write: []
+          deny: [/proc/kcore, /sys/firmware]
+
+        network:
+          families: [inet, inet6]
+          tcp: { bind: [8080] }
+
+        landlock:
+          minimumAbi: 4
+
+        apparmor:
+          mode: enforce
+
+        selinux:
+          level: auto
+
+        container:
+          hostname: strict
+          namespaces: [pid, mount, uts, ipc, net, cgroup]
+          resources: { memory: 64Mi, pids: 16, cpus: 0.5 }
+          rlimits: { nofile: 256 }
+          user: { uid: 65534, gid: 65534 }
+
+        tests:
+          - call: "read(0, 0, 0)"
+            expect: allow
+          - call: "openat(AT_FDCWD, 0, O_RDONLY)"
+            expect: allow
+          - call: "openat(AT_FDCWD, 0, O_WRONLY|O_CREAT)"
+            expect: errno(EPERM)
+          - call: "socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0)"
+            expect: allow
+          - call: "socket(AF_INET, SOCK_DGRAM, 0)"
+            expect: errno(EPERM)
+          - call: "socket(AF_UNIX, SOCK_STREAM, 0)"
+            expect: errno(EAFNOSUPPORT)
+          - call: "clone(0)"
+            expect: errno(EPERM)
+          - call: "ptrace(0)"
+            expect: kill-process
+          - call: "mount()"
+            expect: kill-process
+          - call: "read()"
+            arch: x86
+            expect: kill-process
+          - call: "mseal()"
+            expect: errno(EPERM)
+
+        """#,
+        "webserver": #"""
+        policyc: v1
+        name: webserver
+        description: >-
+          An nginx-like web server: master process as root binding 80/443, workers switch to the
+          www-data user; logs and cache writable, everything else read-only.
+        extends: [default]
+
+        seccomp:
+          syscalls:
+            # No namespaces, no mounts, no kernel keyring, no process tracing from a web server.
+            - names: [unshare, setns, "@mount", "@keyring", "@debug", "@module"]
+              action: errno(EPERM)
+            - names: [sendfile, sendfile64, io_uring_setup, io_uring_enter, io_uring_register]
+              action: allow
+
+        capabilities:
+          drop: [ALL]
+          add: [NET_BIND_SERVICE, SETUID, SETGID, CHOWN, DAC_OVERRIDE]
+
+        filesystem:
+          read: [/usr, /etc, /lib, /lib64, /var/www]
+          write: [/var/log/nginx, /var/cache/nginx, /run, /tmp]
+          exec: [/usr/sbin, /usr/bin]
+          deny: [/etc/shadow, /proc/kcore]
+
+        network:
+          families: [unix, inet, inet6]
+          tcp: { bind: [80, 443], connect: [] }
+
+        landlock:
+          minimumAbi: 4
+          required: false
+
+        apparmor:
+          profile: policyc-webserver
+          rules: ["signal (receive) peer=unconfined,"]
+
+        selinux:
+          type: webserver_t
+          level: s0:c10,c20
+
+        container:
+          hostname: web
+          namespaces: [pid, mount, uts, ipc, net, cgroup]
+          mounts:
+            - { type: tmpfs, destination: /tmp, options: [nosuid, nodev, size=64m] }
+            - { type: tmpfs, destination: /run, options: [nosuid, nodev, size=16m] }
+          resources: { memory: 256Mi, pids: 256, cpus: 1 }
+          rlimits: { nofile: 4096 }
+          env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }
+          cwd: /
+
+        tests:
+          - call: "socket(AF_INET6, SOCK_STREAM, 0)"
+            expect: allow
+          - call: "socket(AF_NETLINK, SOCK_RAW, 0)"
+            expect: errno(EAFNOSUPPORT)
+          - call: "setns(0, 0)"
+            expect: errno(EPERM)
+          - call: "sendfile(0, 0, 0, 0)"
+            expect: allow
+          - call: "keyctl()"
+            expect: errno(EPERM)
+          - call: "setuid(33)"
             expect: allow
 
         """#,

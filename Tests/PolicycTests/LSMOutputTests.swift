@@ -1,0 +1,162 @@
+import Foundation
+import PolicyCompiler
+import PolicyModel
+import Testing
+import Yams
+
+/// The AppArmor, SELinux, OCI and Kubernetes outputs, each checked by the tool that consumes it.
+@Suite struct LSMOutputTests {
+    static let policies = ShippedPolicies.all.keys.sorted()
+
+    func filter(_ name: String) throws -> CompiledFilter {
+        let (compiled, bag) = compile(path: Paths.policies + "/\(name).yaml")
+        return try #require(compiled, "\(bag.errors)")
+    }
+
+    func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// apparmor_parser compiles without loading (the kernel here has no AppArmor).
+    func parseAppArmor(_ path: String) throws -> (Int32, String) {
+        let (status, output) = try run("/usr/sbin/apparmor_parser", ["-Q", "-K", "-M", "/usr/share/apparmor-features/features", "-o", path + ".bin", path])
+        let noise = output.split(separator: "\n").filter { !$0.contains("Cache read/write disabled") }
+        return (status, noise.joined(separator: "\n"))
+    }
+
+    @Test(arguments: policies)
+    func apparmorParserAcceptsProfile(name: String) throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try filter(name)
+        let text = AppArmorEmitter(f).render()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/\(name).apparmor"))
+        let (status, output) = try parseAppArmor(dir + "/\(name).apparmor")
+        #expect(status == 0 && output.isEmpty, "\(output)\n\(text)")
+        #expect(text.contains("deny mount,") && text.contains("deny @{PROC}/sysrq-trigger rwklx,"))
+        for cap in CapabilitySets.names(f.capabilities.bounding) {
+            #expect(text.contains("  capability \(cap.dropFirst(4).lowercased()),"))
+        }
+        #expect(text.contains("signal (send,receive) peer=\(OCIFragmentEmitter(f).apparmorProfile),"))
+    }
+
+    @Test func apparmorParserAcceptsDockersProfile() throws {
+        let (status, output) = try parseAppArmor(Paths.corpus + "/apparmor/moby-default.golden")
+        #expect(status == 0 && output.isEmpty, "\(output)")
+    }
+
+    @Test func complainModeAndFamilies() throws {
+        let (compiled, _) = compile(text: """
+            policyc: v1
+            name: quiet
+            apparmor: { mode: complain, rules: ["/opt/app/** r,"] }
+            network: { families: [unix, inet6] }
+            filesystem: { read: [/usr], write: [/tmp], deny: [/etc/shadow] }
+            """)
+        let text = AppArmorEmitter(try #require(compiled)).render()
+        #expect(text.contains("flags=(attach_disconnected,mediate_deleted,complain)"))
+        #expect(text.contains("  network inet6,\n  network unix,\n") && !text.contains("  network,"))
+        #expect(text.contains("/usr{,/**} mr,") && text.contains("/tmp{,/**} rwlk,") && text.contains("deny /etc/shadow{,/**} rwklx,"))
+        #expect(text.contains("  /opt/app/** r,") && !text.contains("  file,"))
+    }
+
+    /// secilc builds each module against a small MLS base of the project's own; sesearch finds
+    /// the rules the intent needs.
+    @Test(arguments: policies)
+    func secilcBuildsModule(name: String) throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try filter(name)
+        let cil = dir + "/\(name).cil"
+        try Data(SELinuxEmitter(f).render().utf8).write(to: URL(fileURLWithPath: cil))
+        let base = Paths.root + "/Tests/PolicycTests/Fixtures/mini-base.cil"
+        let (status, output) = try run("/usr/bin/secilc", ["-M", "true", "-o", dir + "/policy", "-f", "/dev/null", base, cil])
+        #expect(status == 0, "\(output)")
+        let type = SELinuxLabel(policy: f.policy).type
+        let (_, rules) = try run("/usr/bin/sesearch", ["-A", "-s", type, dir + "/policy"])
+        #expect(rules.contains("allow \(type) \(type):process"), "\(rules)")
+        let low = CapabilitySets.names(f.capabilities.bounding).filter { Capabilities.number($0)! < 32 }
+        if let first = low.first { #expect(rules.contains("\(type):capability") && rules.contains(first.dropFirst(4).lowercased())) }
+        else { #expect(!rules.contains(":capability ")) }
+    }
+
+    /// The module installs into a copy of Debian's reference policy store, and the built policy
+    /// has the rules.
+    @Test func semoduleInstallsIntoReferencePolicy() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/var/lib/selinux", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/etc/selinux", withIntermediateDirectories: true)
+        _ = try run("/bin/cp", ["-a", "/var/lib/selinux/default", root + "/var/lib/selinux/"])
+        _ = try run("/bin/cp", ["-a", "/etc/selinux/default", root + "/etc/selinux/"])
+        let f = try filter("webserver")
+        let cil = root + "/webserver.cil"
+        try Data(SELinuxEmitter(f).render().utf8).write(to: URL(fileURLWithPath: cil))
+        let (status, output) = try run("/usr/sbin/semodule", ["-p", root, "-s", "default", "-n", "-i", cil])
+        #expect(status == 0, "\(output)")
+        let policyFile = root + "/etc/selinux/default/policy/policy.33"
+        let (_, caps) = try run("/usr/bin/sesearch", ["-A", "-s", "webserver_t", "-c", "capability", policyFile])
+        #expect(caps.contains("allow webserver_t webserver_t:capability { chown dac_override net_bind_service setgid setuid };"), "\(caps)")
+        let (_, files) = try run("/usr/bin/sesearch", ["-A", "-s", "webserver_t", "-t", "var_log_t", "-c", "file", policyFile])
+        #expect(files.contains("write") && files.contains("create"), "\(files)")
+        let (_, sockets) = try run("/usr/bin/sesearch", ["-A", "-s", "webserver_t", "-c", "tcp_socket", policyFile])
+        #expect(sockets.contains("webserver_t port_type:tcp_socket name_bind"), "\(sockets)")
+    }
+
+    @Test func selinuxLevelAutoIsStableAndPlatformTypesAreNotDeclared() throws {
+        let a = SELinuxLabel(policy: Policy(file: "x", name: "web-api")).context
+        #expect(a == SELinuxLabel(policy: Policy(file: "y", name: "web-api")).context)
+        #expect(a.hasPrefix("system_u:system_r:web_api_t:s0:c"))
+        #expect(SELinuxLabel(policy: Policy(file: "x", name: "default")).type == "policyc_default_t")
+        let (compiled, bag) = compile(text: "policyc: v1\nname: c\nselinux:\n  type: container_t\n  level: s0:c1,c2\n")
+        #expect(!bag.hasErrors, "\(bag.errors)")
+        let text = SELinuxEmitter(try #require(compiled)).render()
+        #expect(!text.contains("(type ") && text.contains("system_u:system_r:container_t:s0:c1,c2"))
+    }
+
+    @Test(arguments: policies)
+    func kubernetesYAMLRoundTrips(name: String) throws {
+        let f = try filter(name)
+        let yaml = try KubernetesEmitter(f).render()
+        let documents = try Array(Yams.load_all(yaml: yaml))
+        #expect(documents.count == 2)
+        let profile = try #require(documents[0] as? [String: Any])
+        #expect(profile["kind"] as? String == "SeccompProfile")
+        let spec = try #require(profile["spec"] as? [String: Any])
+        let json = try JSONSerialization.jsonObject(with: Data((try SeccompJSONEmitter(f).object().render()).utf8)) as? [String: Any]
+        #expect((spec["syscalls"] as? [Any])?.count == (json?["syscalls"] as? [Any])?.count)
+        #expect(spec["defaultAction"] as? String == json?["defaultAction"] as? String)
+        let pod = try #require(documents[1] as? [String: Any])
+        let security = try #require((pod["spec"] as? [String: Any])?["securityContext"] as? [String: Any])
+        #expect((security["seccompProfile"] as? [String: Any])?["type"] as? String == "Localhost")
+        #expect((security["seLinuxOptions"] as? [String: Any])?["type"] as? String == SELinuxLabel(policy: f.policy).type)
+    }
+
+    @Test func ociFragmentCarriesEveryField() throws {
+        let f = try filter("webserver")
+        let text = try OCIFragmentEmitter(f).object().render()
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let process = try #require(object["process"] as? [String: Any])
+        let caps = try #require(process["capabilities"] as? [String: [String]])
+        #expect(caps["bounding"] == ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"])
+        #expect(caps["ambient"] == [])
+        #expect(process["noNewPrivileges"] as? Bool == true)
+        #expect(process["apparmorProfile"] as? String == "policyc-webserver")
+        #expect(process["selinuxLabel"] as? String == "system_u:system_r:webserver_t:s0:c10,c20")
+        #expect((process["rlimits"] as? [[String: Any]])?.first?["type"] as? String == "RLIMIT_NOFILE")
+        let linux = try #require(object["linux"] as? [String: Any])
+        for key in ["seccomp", "maskedPaths", "readonlyPaths", "resources", "namespaces"] { #expect(linux[key] != nil, "\(key)") }
+        let resources = try #require(linux["resources"] as? [String: [String: Any]])
+        #expect(resources["memory"]?["limit"] as? Int == 256 << 20 && resources["pids"]?["limit"] as? Int == 256)
+        #expect(resources["cpu"]?["quota"] as? Int == 100_000)
+    }
+}
