@@ -13,18 +13,7 @@ import Yams
         return try #require(compiled, "\(bag.errors)")
     }
 
-    func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) { try runTool(tool, arguments) }
 
     /// apparmor_parser compiles without loading (the kernel here has no AppArmor).
     func parseAppArmor(_ path: String) throws -> (Int32, String) {

@@ -53,18 +53,7 @@ import Testing
         "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
-    func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) { try runTool(tool, arguments) }
 
     /// `policyc bundle` writes the whole config.json; checked from inside the container.
     @Test func bundleRunsUnderRuncWithThePolicysCapabilitiesAndFilter() throws {
