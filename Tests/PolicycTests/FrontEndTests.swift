@@ -205,3 +205,26 @@ import Testing
         #expect(Constants.errnoNames["ENOSYS"] == 38)
     }
 }
+
+/// The shipped default policy allows nothing Docker's default profile denies.
+@Suite struct DefaultPolicyTests {
+    @Test func atLeastAsStrictAsDockersDefault() throws {
+        let ours = try #require(compile(path: Paths.policies + "/default.yaml").0)
+        let docker = try #require(compile(path: Paths.seccompCorpus + "/moby-default.json").0)
+        #expect(ours.capabilities.bounding & ~docker.capabilities.bounding == 0)
+        var rng = SplitMix(seed: 42)
+        var compared = 0
+        for abi in ours.ir.arches {
+            let dockerABI = try #require(docker.ir.archIR(abi.arch))
+            for entry in abi.table.entries {
+                let samples = sampleArguments(for: ours.ir, nr: entry.number, abi: abi, rng: &rng, count: 8)
+                    + sampleArguments(for: docker.ir, nr: entry.number, abi: dockerABI, rng: &rng, count: 8)
+                for args in samples where ours.run(arch: abi.arch, nr: entry.number, args: args).action == .allow {
+                    compared += 1
+                    #expect(docker.run(arch: abi.arch, nr: entry.number, args: args).action == .allow, "\(abi.arch) \(entry.name) \(args)")
+                }
+            }
+        }
+        #expect(compared > 1000)
+    }
+}
