@@ -26,10 +26,12 @@ let package = Package(
         .target(name: "CShim"),
         // The only place that touches Glibc and raw syscalls.
         .target(name: "SystemLayer", dependencies: ["CShim"]),
+        // policyc run: plans the launch sequence, manages cgroups, supervises the container.
+        .target(name: "Launcher", dependencies: ["PolicyModel", "PolicyCompiler", "SystemLayer"]),
         .target(
             name: "PolicycCLI",
             dependencies: [
-                "PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer",
+                "PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer", "Launcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,7 +45,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PolicycTests",
-            dependencies: ["PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer", "PolicycCLI", "Yams"],
+            dependencies: ["PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer", "PolicycCLI", "Launcher", "Yams"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -2,6 +2,7 @@
 #define POLICYC_CSHIM_H
 #include <stdint.h>
 #include <stddef.h>
+#include "CLaunch.h"
 
 /// Outcome of one syscall made by a child that installed a filter first.
 typedef struct {

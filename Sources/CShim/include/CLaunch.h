@@ -1,0 +1,70 @@
+#ifndef POLICYC_CLAUNCH_H
+#define POLICYC_CLAUNCH_H
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The container's setup is a list of steps prepared by the parent (Swift); after clone the
+ * child only walks the list with raw syscalls and reports the first failure as {step, errno}
+ * through a close-on-exec pipe. */
+enum pc_op {
+    PC_MOUNT = 1,        /* mount(a, b, c, x, d) */
+    PC_MKDIR,            /* mkdir(a, x) */
+    PC_SYMLINK,          /* symlink(a, b) */
+    PC_PIVOT_ROOT,       /* chdir(a); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/") */
+    PC_CHDIR,            /* chdir(a) */
+    PC_SETHOSTNAME,      /* sethostname(a) */
+    PC_SETRLIMIT,        /* prlimit(0, x, {y, z}) */
+    PC_CAPBSET_DROP,     /* drop every capability not in mask x from the bounding set */
+    PC_SETGROUPS,        /* setgroups(0, NULL) */
+    PC_SETGID,           /* setresgid(x, x, x) */
+    PC_KEEPCAPS,         /* prctl(PR_SET_KEEPCAPS, 1) */
+    PC_SETUID,           /* setresuid(x, x, x) */
+    PC_CAPSET,           /* capset(effective x, permitted y, inheritable z) */
+    PC_AMBIENT,          /* raise ambient capabilities in mask x */
+    PC_NO_NEW_PRIVS,     /* prctl(PR_SET_NO_NEW_PRIVS, 1) */
+    PC_LANDLOCK_CREATE,  /* landlock_create_ruleset(handled fs x, net y, scoped z; attr size len) */
+    PC_LANDLOCK_PATH,    /* open(a, O_PATH); add path-beneath rule with access x */
+    PC_LANDLOCK_PORT,    /* add net-port rule: port x, access y */
+    PC_LANDLOCK_RESTRICT,/* landlock_restrict_self */
+    PC_WRITE_FILE,       /* write a to file b (LSM exec labels) */
+    PC_SECCOMP,          /* seccomp(SECCOMP_SET_MODE_FILTER, x, {len, data}) */
+    PC_EXEC,             /* execve(a, argv, envp) */
+    PC_TOUCH,            /* create file a (a bind-mount target) */
+};
+
+#define PC_STEP_OPTIONAL 1  /* ENOENT is not a failure (masked paths that may not exist) */
+
+typedef struct {
+    int32_t op;
+    int32_t flags;
+    const char *a, *b, *c, *d;
+    uint64_t x, y, z;
+    const void *data;
+    uint32_t len;
+    char *const *argv;
+    char *const *envp;
+} pc_step;
+
+typedef struct {
+    int32_t step;  /* index of the failed step */
+    int32_t err;   /* its errno */
+} pc_launch_error;
+
+/* Clones a child into the namespaces of `clone_flags`; it waits for one byte on the sync pipe,
+ * then runs `steps`. Returns the pid (or -errno); *error_fd reads pc_launch_error records (EOF
+ * once exec succeeded), *sync_fd releases the child (write a byte, then close). */
+pid_t pc_launch(int clone_flags, const pc_step *steps, int count, int *error_fd, int *sync_fd);
+
+/* A process that outlives policyc: when `watch_fd` reaches EOF (policyc exited, even by
+ * SIGKILL), it kills what is left in the cgroup directories and removes them. */
+pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count);
+
+/* SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to policyc go to `pid`. */
+void pc_forward_signals(pid_t pid);
+
+/* The Landlock ABI the kernel offers, 0 without Landlock. */
+int pc_landlock_abi(void);
+
+/* pipe2(fds, O_CLOEXEC); glibc declares it only under _GNU_SOURCE. */
+int pc_pipe_cloexec(int fds[2]);
+#endif

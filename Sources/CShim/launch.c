@@ -1,0 +1,260 @@
+#define _GNU_SOURCE
+#include "CLaunch.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#endif
+#define LANDLOCK_RULE_PATH_BENEATH 1
+#define LANDLOCK_RULE_NET_PORT 2
+
+struct ll_ruleset_attr { uint64_t handled_access_fs, handled_access_net, scoped; };
+struct ll_path_attr { uint64_t allowed_access; int32_t parent_fd; } __attribute__((packed));
+struct ll_port_attr { uint64_t allowed_access; uint64_t port; };
+
+static void fail(int fd, int index, int err) {
+    pc_launch_error e = { index, err };
+    (void)!write(fd, &e, sizeof e);
+    _exit(127);
+}
+
+static int run_step(const pc_step *s, int *landlock_fd) {
+    switch (s->op) {
+    case PC_MOUNT: return mount(s->a, s->b, s->c, (unsigned long)s->x, s->d);
+    case PC_MKDIR: return mkdir(s->a, (mode_t)s->x) == 0 || errno == EEXIST ? 0 : -1;
+    case PC_SYMLINK: return symlink(s->a, s->b) == 0 || errno == EEXIST ? 0 : -1;
+    case PC_PIVOT_ROOT:
+        if (chdir(s->a) != 0 || syscall(SYS_pivot_root, ".", ".") != 0) return -1;
+        if (umount2(".", MNT_DETACH) != 0) return -1;
+        return chdir("/");
+    case PC_CHDIR: return chdir(s->a);
+    case PC_SETHOSTNAME: return sethostname(s->a, strlen(s->a));
+    case PC_SETRLIMIT: {
+        struct rlimit r = { s->y, s->z };
+        return prlimit(0, (int)s->x, &r, NULL);
+    }
+    case PC_CAPBSET_DROP:
+        for (int cap = 0; cap < 64; cap++) {
+            if (s->x & (1ULL << cap)) continue;
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+        }
+        return 0;
+    case PC_SETGROUPS: return syscall(SYS_setgroups, 0, NULL);
+    case PC_SETGID: return syscall(SYS_setresgid, (gid_t)s->x, (gid_t)s->x, (gid_t)s->x);
+    case PC_KEEPCAPS: return prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+    case PC_SETUID: return syscall(SYS_setresuid, (uid_t)s->x, (uid_t)s->x, (uid_t)s->x);
+    case PC_CAPSET: {
+        struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct d[2] = {
+            { (uint32_t)s->x, (uint32_t)s->y, (uint32_t)s->z },
+            { (uint32_t)(s->x >> 32), (uint32_t)(s->y >> 32), (uint32_t)(s->z >> 32) },
+        };
+        return syscall(SYS_capset, &h, d);
+    }
+    case PC_AMBIENT:
+        for (int cap = 0; cap < 64; cap++) {
+            if ((s->x & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) return -1;
+        }
+        return 0;
+    case PC_NO_NEW_PRIVS: return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    case PC_LANDLOCK_CREATE: {
+        struct ll_ruleset_attr attr = { s->x, s->y, s->z };
+        int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, (size_t)s->len, 0);
+        if (fd < 0) return -1;
+        *landlock_fd = fd;
+        return 0;
+    }
+    case PC_LANDLOCK_PATH: {
+        int fd = open(s->a, O_PATH | O_CLOEXEC);
+        if (fd < 0) return -1;
+        struct ll_path_attr attr = { s->x, fd };
+        int rc = (int)syscall(SYS_landlock_add_rule, *landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
+        int e = errno;
+        close(fd);
+        errno = e;
+        return rc;
+    }
+    case PC_LANDLOCK_PORT: {
+        struct ll_port_attr attr = { s->y, s->x };
+        return (int)syscall(SYS_landlock_add_rule, *landlock_fd, LANDLOCK_RULE_NET_PORT, &attr, 0);
+    }
+    case PC_LANDLOCK_RESTRICT: {
+        int rc = (int)syscall(SYS_landlock_restrict_self, *landlock_fd, 0);
+        int e = errno;
+        close(*landlock_fd);
+        errno = e;
+        return rc;
+    }
+    case PC_WRITE_FILE: {
+        int fd = open(s->b, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return -1;
+        ssize_t n = write(fd, s->a, strlen(s->a));
+        int e = errno;
+        close(fd);
+        errno = e;
+        return n < 0 ? -1 : 0;
+    }
+    case PC_SECCOMP: {
+        struct sock_fprog prog = { (unsigned short)s->len, (struct sock_filter *)s->data };
+        return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->x, &prog);
+    }
+    case PC_EXEC: return execve(s->a, s->argv, s->envp);
+    case PC_TOUCH: {
+        int fd = open(s->a, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return -1;
+        close(fd);
+        return 0;
+    }
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+pid_t pc_launch(int clone_flags, const pc_step *steps, int count, int *error_fd, int *sync_fd) {
+    int errors[2], sync[2];
+    if (pipe2(errors, O_CLOEXEC) != 0) return -errno;
+    if (pipe2(sync, O_CLOEXEC) != 0) { int e = errno; close(errors[0]); close(errors[1]); return -e; }
+    pid_t parent = getpid();
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        int e = errno;
+        close(errors[0]); close(errors[1]); close(sync[0]); close(sync[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        close(errors[0]);
+        close(sync[1]);
+        /* The container dies with policyc; nothing may outlive it unsupervised. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != parent && !(clone_flags & CLONE_NEWPID)) _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        char go;
+        if (read(sync[0], &go, 1) != 1) _exit(127);
+        close(sync[0]);
+        int landlock_fd = -1;
+        for (int i = 0; i < count; i++) {
+            if (run_step(&steps[i], &landlock_fd) != 0) {
+                if ((steps[i].flags & PC_STEP_OPTIONAL) && errno == ENOENT) continue;
+                fail(errors[1], i, errno);
+            }
+        }
+        fail(errors[1], count, ENOEXEC);
+    }
+    close(errors[1]);
+    close(sync[0]);
+    *error_fd = errors[0];
+    *sync_fd = sync[1];
+    return pid;
+}
+
+static int cgroup_empty(const char *dir) {
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n + 16 >= sizeof path) return 1;
+    memcpy(path, dir, n);
+    memcpy(path + n, "/cgroup.procs", 14);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    char buf[64];
+    ssize_t r = read(fd, buf, sizeof buf);
+    close(fd);
+    return r <= 0;
+}
+
+static void kill_cgroup(const char *dir) {
+    char path[4096], buf[32];
+    size_t n = strlen(dir);
+    if (n + 16 >= sizeof path) return;
+    memcpy(path, dir, n);
+    memcpy(path + n, "/cgroup.procs", 14);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    for (ssize_t i = 0, start = 0; i < r; i++) {
+        if (buf[i] != '\n') continue;
+        long pid = 0;
+        for (ssize_t j = start; j < i; j++) pid = pid * 10 + (buf[j] - '0');
+        if (pid > 0) kill((pid_t)pid, SIGKILL);
+        start = i + 1;
+    }
+}
+
+pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count) {
+    pid_t pid = fork();
+    if (pid != 0) return pid < 0 ? -errno : pid;
+    /* Only policyc may hold the write end: its death is the signal. */
+    close(keep_fd);
+    for (int fd = 0; fd < 3; fd++) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0 && null != fd) { dup2(null, fd); close(null); }
+    }
+    setsid();
+    char byte;
+    while (read(watch_fd, &byte, 1) > 0) {}
+    struct timespec tick = { 0, 10000000 };
+    for (int round = 0; round < 500; round++) {
+        int left = 0;
+        for (int i = 0; i < count; i++) {
+            if (access(cgroup_dirs[i], F_OK) != 0) continue;
+            if (!cgroup_empty(cgroup_dirs[i])) { kill_cgroup(cgroup_dirs[i]); left++; continue; }
+            if (rmdir(cgroup_dirs[i]) != 0 && errno != ENOENT) left++;
+        }
+        if (!left) break;
+        nanosleep(&tick, NULL);
+    }
+    _exit(0);
+}
+
+static volatile pid_t forward_to = 0;
+
+static void forward(int sig) {
+    if (forward_to > 0) kill(forward_to, sig);
+}
+
+void pc_forward_signals(pid_t pid) {
+    forward_to = pid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    /* A parent may have started policyc with these blocked. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int pc_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
+int pc_landlock_abi(void) {
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
+    return abi < 0 ? 0 : (int)abi;
+}

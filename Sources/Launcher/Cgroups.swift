@@ -1,0 +1,96 @@
+import PolicyModel
+import SystemLayer
+
+/// The container's cgroup: v2 (unified) when /sys/fs/cgroup is cgroup2, else the v1
+/// controllers (memory, pids, cpu). Created before exec, removed after exit.
+public struct ContainerCgroup {
+    public enum Layout: Equatable, Sendable { case unified, v1 }
+
+    public let layout: Layout
+    public let directories: [String]
+    let name: String
+
+    public static func detectLayout() -> Layout {
+        System.exists("/sys/fs/cgroup/cgroup.controllers") ? .unified : .v1
+    }
+
+    public init(name: String, layout: Layout = detectLayout()) {
+        self.name = name
+        self.layout = layout
+        switch layout {
+        case .unified: directories = ["/sys/fs/cgroup/\(name)"]
+        case .v1: directories = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/\(name)" }.filter { System.exists(String($0.dropLast(name.count + 1))) }
+        }
+    }
+
+    /// (file, value) pairs for the limits, per directory.
+    public static func settings(_ container: ContainerSpec, layout: Layout) -> [(String, String, String)] {
+        var out: [(String, String, String)] = []
+        switch layout {
+        case .unified:
+            if let m = container.memory { out += [("", "memory.max", String(m)), ("", "memory.swap.max", "0")] }
+            if let p = container.pids { out.append(("", "pids.max", String(p))) }
+            if let c = container.cpus { out.append(("", "cpu.max", "\(Int((c * 100_000).rounded())) 100000")) }
+        case .v1:
+            if let m = container.memory { out.append(("memory", "memory.limit_in_bytes", String(m))) }
+            if let p = container.pids { out.append(("pids", "pids.max", String(p))) }
+            if let c = container.cpus { out += [("cpu", "cpu.cfs_period_us", "100000"), ("cpu", "cpu.cfs_quota_us", String(Int((c * 100_000).rounded())))] }
+        }
+        return out
+    }
+
+    func directory(for controller: String) -> String? {
+        layout == .unified ? directories.first : directories.first { $0.contains("/\(controller)/") }
+    }
+
+    public func create(limits container: ContainerSpec, pid: Int32) throws(SystemError) {
+        if layout == .unified {
+            // Controllers must be enabled for children of the root cgroup.
+            try? System.writeFile("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu")
+        }
+        for dir in directories { try System.makeDirectory(dir) }
+        for (controller, file, value) in Self.settings(container, layout: layout) {
+            guard let dir = directory(for: controller) else {
+                throw SystemError("cgroup controller \(controller) not mounted", 2)
+            }
+            if file == "memory.swap.max", !System.exists("\(dir)/\(file)") { continue }
+            try System.writeFile("\(dir)/\(file)", value)
+        }
+        for dir in directories { try System.writeFile("\(dir)/cgroup.procs", String(pid)) }
+    }
+
+    /// Whether the kernel's OOM killer acted inside this cgroup.
+    public var oomKilled: Bool {
+        let file = layout == .unified ? directories.first.map { "\($0)/memory.events" } : directory(for: "memory").map { "\($0)/memory.oom_control" }
+        guard let file, let text = System.readSmallFile(file) else { return false }
+        return text.split(separator: "\n").contains { line in
+            line.hasPrefix("oom_kill ") && line.split(separator: " ").last.flatMap { Int($0) }.map { $0 > 0 } == true
+        }
+    }
+
+    /// Removes cgroups of earlier runs whose policyc and cleaner are both gone.
+    public static func removeStale(layout: Layout = detectLayout()) {
+        let bases = layout == .unified ? ["/sys/fs/cgroup"] : ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)" }
+        for base in bases {
+            for name in System.directoryEntries(base) where name.hasPrefix("policyc-") {
+                guard let pid = Int32(name.dropFirst(8)), !System.exists("/proc/\(pid)") else { continue }
+                let dir = "\(base)/\(name)"
+                if (System.readSmallFile("\(dir)/cgroup.procs") ?? "").isEmpty { _ = System.removeDirectory(dir) }
+            }
+        }
+    }
+
+    /// Kills what is left and removes the directories.
+    public func remove() {
+        for dir in directories {
+            if layout == .unified { try? System.writeFile("\(dir)/cgroup.kill", "1") }
+            for _ in 0..<200 {
+                if System.removeDirectory(dir) { break }
+                if let procs = System.readSmallFile("\(dir)/cgroup.procs") {
+                    for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) { ProcessControl.kill(pid, 9) }
+                }
+                System.sleep(milliseconds: 5)
+            }
+        }
+    }
+}

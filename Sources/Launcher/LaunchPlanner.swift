@@ -1,0 +1,340 @@
+import PolicyCompiler
+import PolicyModel
+import SystemLayer
+
+/// What the host offers; injected so the launch order can be tested without root.
+public struct HostFacts: Sendable {
+    public var landlockABI: Int
+    public var enabledLSMs: Set<LSM>
+    public var rootless: Bool
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Host paths: kind of each, for the host rootfs view and masked paths.
+    public var isDirectory: @Sendable (String) -> Bool
+    public var symlinkTarget: @Sendable (String) -> String?
+    public var exists: @Sendable (String) -> Bool
+    public var isExecutable: @Sendable (String) -> Bool
+
+    public init(landlockABI: Int, enabledLSMs: Set<LSM>, rootless: Bool, uid: UInt32, gid: UInt32,
+                isDirectory: @escaping @Sendable (String) -> Bool, symlinkTarget: @escaping @Sendable (String) -> String?,
+                exists: @escaping @Sendable (String) -> Bool, isExecutable: @escaping @Sendable (String) -> Bool) {
+        self.landlockABI = landlockABI
+        self.enabledLSMs = enabledLSMs
+        self.rootless = rootless
+        self.uid = uid
+        self.gid = gid
+        self.isDirectory = isDirectory
+        self.symlinkTarget = symlinkTarget
+        self.exists = exists
+        self.isExecutable = isExecutable
+    }
+
+    public static func current() -> HostFacts {
+        HostFacts(landlockABI: ProcessControl.landlockABI(), enabledLSMs: Set(LSM.allCases.filter(\.isEnabled)),
+                  rootless: ProcessControl.currentUID() != 0, uid: ProcessControl.currentUID(), gid: ProcessControl.currentGID(),
+                  isDirectory: { System.isDirectory($0) }, symlinkTarget: { System.symlinkTarget($0) },
+                  exists: { System.exists($0) }, isExecutable: { System.isExecutable($0) })
+    }
+}
+
+public struct RunOptions: Sendable {
+    public var rootfs: String?
+    public var command: [String]
+    public var lsmOptional: Bool
+
+    public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false) {
+        self.rootfs = rootfs
+        self.command = command
+        self.lsmOptional = lsmOptional
+    }
+}
+
+public struct PlanError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The container's launch sequence as data: mounts, pivot_root, hostname, rlimits, capability
+/// bounding set, groups and ids, final capabilities, no_new_privs, Landlock, LSM label,
+/// seccomp, execve — in that order.
+public struct LaunchPlanner {
+    public let filter: CompiledFilter
+    public let options: RunOptions
+    public let host: HostFacts
+
+    public init(filter: CompiledFilter, options: RunOptions, host: HostFacts) {
+        self.filter = filter
+        self.options = options
+        self.host = host
+    }
+
+    var policy: Policy { filter.policy }
+    var namespaces: [String] { OCIFragmentEmitter.defaultNamespaces(policy) }
+    var usesUserNamespace: Bool { host.rootless || namespaces.contains("user") }
+    /// "host": a read-only view of the host's system directories.
+    public var rootfs: String { options.rootfs ?? policy.container.rootfs ?? "host" }
+    var newRoot: String { rootfs == "host" ? "/tmp" : rootfs }
+
+    // Linux flags (linux/mount.h, linux/sched.h).
+    static let MS_RDONLY: UInt = 1, MS_NOSUID: UInt = 2, MS_NODEV: UInt = 4, MS_NOEXEC: UInt = 8
+    static let MS_REMOUNT: UInt = 32, MS_BIND: UInt = 4096, MS_REC: UInt = 16384, MS_PRIVATE: UInt = 1 << 18
+    static let MS_STRICTATIME: UInt = 1 << 24
+    static let cloneFlags: [String: Int32] = [
+        "mount": 0x0002_0000, "uts": 0x0400_0000, "ipc": 0x0800_0000, "user": 0x1000_0000,
+        "pid": 0x2000_0000, "net": 0x4000_0000, "cgroup": 0x0200_0000,
+    ]
+
+    public func cloneFlags() throws(PlanError) -> Int32 {
+        if namespaces.contains("time") {
+            throw PlanError(message: "the time namespace is not supported by policyc run yet; remove 'time' from container.namespaces")
+        }
+        var flags = Self.cloneFlags["mount"]!
+        for ns in namespaces { flags |= Self.cloneFlags[ns] ?? 0 }
+        if usesUserNamespace { flags |= Self.cloneFlags["user"]! }
+        return flags
+    }
+
+    public func plan() throws(PlanError) -> [LaunchStep] {
+        var steps = try mountSteps()
+        steps.append(.pivotRoot(newRoot))
+        steps.append(.chdir(policy.container.cwd ?? "/"))
+        if namespaces.contains("uts") { steps.append(.sethostname(policy.container.hostname ?? policy.name)) }
+        steps += rlimitSteps()
+        steps += credentialSteps()
+        if policy.noNewPrivileges ?? true { steps.append(.noNewPrivileges) }
+        steps += try landlockSteps()
+        steps += try lsmSteps()
+        steps.append(.seccomp(filter: filter.program.bytes, flags: seccompFlags))
+        steps.append(try execStep())
+        return steps
+    }
+
+    var seccompFlags: UInt32 {
+        let known: [String: UInt32] = ["SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
+                                       "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32]
+        return filter.ir.flags.reduce(0) { $0 | (known[$1] ?? 0) }
+    }
+
+    // MARK: mounts
+
+    static let hostDirectories = ["usr", "etc", "bin", "sbin", "lib", "lib64", "lib32", "libx32"]
+    static let devices = ["null", "zero", "full", "random", "urandom", "tty"]
+
+    func mountSteps() throws(PlanError) -> [LaunchStep] {
+        let r = newRoot
+        var steps: [LaunchStep] = [.mount(source: nil, target: "/", fstype: nil, flags: Self.MS_REC | Self.MS_PRIVATE, data: nil, optional: false)]
+        if rootfs == "host" {
+            steps.append(.mount(source: "tmpfs", target: r, fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV, data: "mode=755,size=16m", optional: false))
+            for dir in Self.hostDirectories where host.exists("/" + dir) {
+                if let target = host.symlinkTarget("/" + dir) {
+                    steps.append(.symlink(target: target, at: "\(r)/\(dir)"))
+                } else {
+                    steps += [.mkdir("\(r)/\(dir)", mode: 0o755)] + readOnlyBind("/" + dir, "\(r)/\(dir)")
+                }
+            }
+        } else {
+            guard host.isDirectory(r) else { throw PlanError(message: "rootfs \(r) is not a directory") }
+            steps.append(.mount(source: r, target: r, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: false))
+        }
+        for dir in ["proc", "dev", "sys", "tmp"] { steps.append(.mkdir("\(r)/\(dir)", mode: 0o755)) }
+        steps.append(.mount(source: "proc", target: "\(r)/proc", fstype: "proc", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false))
+        steps += devSteps(r)
+        if namespaces.contains("net") {
+            steps.append(.mount(source: "sysfs", target: "\(r)/sys", fstype: "sysfs", flags: Self.MS_RDONLY | Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false))
+        } else {
+            steps += readOnlyBind("/sys", "\(r)/sys")
+        }
+        steps.append(.mount(source: "tmpfs", target: "\(r)/tmp", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV, data: "mode=1777", optional: false))
+        steps += try policyMounts(r)
+        steps += maskSteps(r)
+        return steps
+    }
+
+    func readOnlyBind(_ source: String, _ target: String, optional: Bool = false) -> [LaunchStep] {
+        [.mount(source: source, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: optional),
+         .mount(source: nil, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REMOUNT | Self.MS_RDONLY | Self.MS_NOSUID | Self.MS_NODEV, data: nil, optional: optional)]
+    }
+
+    func devSteps(_ r: String) -> [LaunchStep] {
+        var steps: [LaunchStep] = [
+            .mount(source: "tmpfs", target: "\(r)/dev", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_STRICTATIME, data: "mode=755,size=65536k", optional: false),
+        ]
+        for device in Self.devices {
+            steps += [.touch("\(r)/dev/\(device)"),
+                      .mount(source: "/dev/\(device)", target: "\(r)/dev/\(device)", fstype: nil, flags: Self.MS_BIND, data: nil, optional: false)]
+        }
+        steps += [
+            .mkdir("\(r)/dev/pts", mode: 0o755),
+            .mount(source: "devpts", target: "\(r)/dev/pts", fstype: "devpts", flags: Self.MS_NOSUID | Self.MS_NOEXEC, data: "newinstance,ptmxmode=0666,mode=0620", optional: false),
+            .symlink(target: "pts/ptmx", at: "\(r)/dev/ptmx"),
+            .mkdir("\(r)/dev/shm", mode: 0o1777),
+            .mount(source: "shm", target: "\(r)/dev/shm", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: "mode=1777,size=65536k", optional: false),
+            .symlink(target: "/proc/self/fd", at: "\(r)/dev/fd"),
+            .symlink(target: "/proc/self/fd/0", at: "\(r)/dev/stdin"),
+            .symlink(target: "/proc/self/fd/1", at: "\(r)/dev/stdout"),
+            .symlink(target: "/proc/self/fd/2", at: "\(r)/dev/stderr"),
+        ]
+        if namespaces.contains("ipc") {
+            steps += [.mkdir("\(r)/dev/mqueue", mode: 0o755),
+                      .mount(source: "mqueue", target: "\(r)/dev/mqueue", fstype: "mqueue", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false)]
+        }
+        return steps
+    }
+
+    static let optionFlags: [String: UInt] = ["ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC]
+
+    func policyMounts(_ r: String) throws(PlanError) -> [LaunchStep] {
+        var steps: [LaunchStep] = []
+        for m in policy.container.mounts ?? [] {
+            let target = r + m.destination
+            let flags = m.options.reduce(UInt(0)) { $0 | (Self.optionFlags[$1] ?? 0) }
+            let data = m.options.filter { Self.optionFlags[$0] == nil && $0 != "rbind" && $0 != "bind" && $0 != "rw" }.joined(separator: ",")
+            switch m.type {
+            case "bind":
+                guard let source = m.source else { throw PlanError(message: "bind mount on \(m.destination) needs a source") }
+                steps.append(host.isDirectory(source) ? .mkdir(target, mode: 0o755) : .touch(target))
+                steps.append(.mount(source: source, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: false))
+                if flags != 0 {
+                    steps.append(.mount(source: nil, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REMOUNT | flags, data: nil, optional: false))
+                }
+            default:
+                steps.append(.mkdir(target, mode: 0o755))
+                steps.append(.mount(source: m.source ?? m.type, target: target, fstype: m.type, flags: flags, data: data.isEmpty ? nil : data, optional: false))
+            }
+        }
+        return steps
+    }
+
+    /// Docker's masked paths (a file gets /dev/null over it, a directory an empty read-only
+    /// tmpfs) and read-only paths; absent ones are skipped.
+    func maskSteps(_ r: String) -> [LaunchStep] {
+        var steps: [LaunchStep] = []
+        for path in OCIFragmentEmitter.maskedPaths {
+            if host.isDirectory(path) {
+                steps.append(.mount(source: "tmpfs", target: r + path, fstype: "tmpfs", flags: Self.MS_RDONLY, data: "size=0", optional: true))
+            } else {
+                steps.append(.mount(source: "\(r)/dev/null", target: r + path, fstype: nil, flags: Self.MS_BIND, data: nil, optional: true))
+            }
+        }
+        for path in OCIFragmentEmitter.readonlyPaths { steps += readOnlyBind(r + path, r + path, optional: true) }
+        return steps
+    }
+
+    // MARK: process attributes
+
+    static let rlimitNumbers: [String: Int32] = [
+        "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7, "memlock": 8,
+        "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14, "rttime": 15,
+    ]
+
+    func rlimitSteps() -> [LaunchStep] {
+        (policy.container.rlimits ?? [:]).sorted { $0.key < $1.key }.compactMap { name, value in
+            Self.rlimitNumbers[name].map { LaunchStep.setrlimit(resource: $0, soft: value, hard: value) }
+        }
+    }
+
+    func credentialSteps() -> [LaunchStep] {
+        let caps = filter.capabilities
+        let uid = policy.container.uid ?? 0, gid = policy.container.gid ?? 0
+        var steps: [LaunchStep] = [.dropBoundingCapabilities(keep: caps.bounding)]
+        if !host.rootless { steps.append(.setgroupsEmpty) }
+        steps += [.setgid(gid), .keepCapabilities, .setuid(uid),
+                  .capset(effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable)]
+        if caps.ambient != 0 { steps.append(.raiseAmbient(caps.ambient)) }
+        return steps
+    }
+
+    // MARK: Landlock
+
+    static func fsRights(abi: Int) -> UInt64 {
+        var rights: UInt64 = (1 << 13) - 1
+        if abi >= 2 { rights |= 1 << 13 }  // REFER
+        if abi >= 3 { rights |= 1 << 14 }  // TRUNCATE
+        if abi >= 5 { rights |= 1 << 15 }  // IOCTL_DEV
+        return rights
+    }
+
+    static let readRights: UInt64 = 1 << 2 | 1 << 3                // READ_FILE, READ_DIR
+    static let loaderDirectories = ["/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32"]
+    static let execRights: UInt64 = 1 << 0 | readRights            // EXECUTE
+
+    func landlockSteps() throws(PlanError) -> [LaunchStep] {
+        let fs = policy.filesystem
+        let tcp = policy.network.flatMap { !$0.tcpBind.isEmpty || !$0.tcpConnect.isEmpty ? $0 : nil }
+        guard fs != nil || tcp != nil else { return [] }
+        let minimum = policy.landlock?.minimumAbi ?? (tcp != nil ? 4 : 1)
+        let required = policy.landlock?.required ?? true
+        let abi = host.landlockABI
+        if abi < minimum {
+            if required {
+                throw PlanError(message: "the policy needs Landlock ABI \(minimum) and this kernel offers \(abi == 0 ? "no Landlock" : "ABI \(abi)"); set landlock.required: false to run without it")
+            }
+            if abi == 0 { return [] }
+        }
+        let all = Self.fsRights(abi: abi)
+        let handledNet: UInt64 = tcp != nil && abi >= 4 ? 3 : 0
+        var steps: [LaunchStep] = [.landlockCreate(handledFS: fs != nil ? all : 0, handledNet: handledNet, scoped: 0,
+                                                   attrSize: abi >= 6 ? 24 : (abi >= 4 ? 16 : 8))]
+        if let fs {
+            let write = all & ~(1 << 0)
+            for path in fs.read { steps.append(.landlockPath(path.value, access: Self.readRights)) }
+            for path in fs.write { steps.append(.landlockPath(path.value, access: write)) }
+            for path in fs.exec { steps.append(.landlockPath(path.value, access: Self.execRights)) }
+            // Every process needs its terminal, /dev/null and its own /proc; exec needs the
+            // dynamic loader, which the kernel opens for execution.
+            steps.append(.landlockPath("/dev", access: Self.readRights | 1 << 1 | (abi >= 3 ? 1 << 14 : 0) | (abi >= 5 ? 1 << 15 : 0)))
+            steps.append(.landlockPath("/proc", access: Self.readRights))
+            for dir in Self.loaderDirectories { steps.append(.landlockPath(dir, access: Self.execRights, optional: true)) }
+        }
+        if let tcp, handledNet != 0 {
+            for port in tcp.tcpBind { steps.append(.landlockPort(port.value, access: 1)) }
+            for port in tcp.tcpConnect { steps.append(.landlockPort(port.value, access: 2)) }
+        }
+        steps.append(.landlockRestrict)
+        return steps
+    }
+
+    // MARK: LSM labels
+
+    func lsmSteps() throws(PlanError) -> [LaunchStep] {
+        var steps: [LaunchStep] = []
+        let fragment = OCIFragmentEmitter(filter)
+        let wanted: [(LSM, Bool, String, String)] = [
+            (.apparmor, policy.apparmor != nil, "/proc/self/attr/apparmor/exec", "exec " + fragment.apparmorProfile),
+            (.selinux, policy.selinux != nil, "/proc/self/attr/exec", SELinuxLabel(policy: policy).context),
+        ]
+        for (lsm, requested, path, value) in wanted {
+            if host.enabledLSMs.contains(lsm) {
+                steps.append(.writeFile(path, value: value))
+            } else if requested && !options.lsmOptional {
+                throw PlanError(message: "the policy asks for \(lsm.rawValue) but this kernel has not enabled it; use --lsm-optional to run without it")
+            }
+        }
+        return steps
+    }
+
+    // MARK: exec
+
+    var environment: [String] {
+        let env = policy.container.env ?? [("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")]
+        var list = env.map { "\($0.0)=\($0.1)" }
+        if !env.contains(where: { $0.0 == "HOME" }) { list.append("HOME=/") }
+        if let term = policy.container.env?.first(where: { $0.0 == "TERM" }) { _ = term } else { list.append("TERM=xterm") }
+        return list
+    }
+
+    /// The command's path inside the container, found on the container's PATH.
+    func execStep() throws(PlanError) -> LaunchStep {
+        guard let command = options.command.first else { throw PlanError(message: "no command to run") }
+        let prefix = rootfs == "host" ? "" : rootfs
+        var path = command
+        if !command.contains("/") {
+            let search = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/bin:/bin"
+            guard let dir = search.split(separator: ":").first(where: { host.isExecutable(prefix + $0 + "/" + command) }) else {
+                throw PlanError(message: "\(command): command not found in the container's PATH (\(search))")
+            }
+            path = "\(dir)/\(command)"
+        }
+        return .exec(path: path, argv: options.command, env: environment)
+    }
+}

@@ -1,0 +1,269 @@
+import CShim
+import Glibc
+
+/// One setup step of a container, executed by the child with raw syscalls (see CLaunch.h).
+public enum LaunchStep: Equatable, Sendable {
+    case mount(source: String?, target: String, fstype: String?, flags: UInt, data: String?, optional: Bool)
+    case mkdir(String, mode: UInt32)
+    case symlink(target: String, at: String)
+    case pivotRoot(String)
+    case chdir(String)
+    case sethostname(String)
+    case setrlimit(resource: Int32, soft: UInt64, hard: UInt64)
+    case dropBoundingCapabilities(keep: UInt64)
+    case setgroupsEmpty
+    case setgid(UInt32)
+    case keepCapabilities
+    case setuid(UInt32)
+    case capset(effective: UInt64, permitted: UInt64, inheritable: UInt64)
+    case raiseAmbient(UInt64)
+    case noNewPrivileges
+    case landlockCreate(handledFS: UInt64, handledNet: UInt64, scoped: UInt64, attrSize: UInt32)
+    case landlockPath(String, access: UInt64, optional: Bool = false)
+    case landlockPort(UInt16, access: UInt64)
+    case landlockRestrict
+    case writeFile(String, value: String)
+    case seccomp(filter: [UInt8], flags: UInt32)
+    case exec(path: String, argv: [String], env: [String])
+    case touch(String)
+
+    /// A short name for messages: "pivot_root", "seccomp", ...
+    public var name: String {
+        switch self {
+        case .mount(_, let target, let fstype, _, _, _): return "mount \(fstype ?? "bind") on \(target)"
+        case .mkdir(let path, _): return "mkdir \(path)"
+        case .symlink(_, let at): return "symlink \(at)"
+        case .pivotRoot: return "pivot_root"
+        case .chdir(let path): return "chdir \(path)"
+        case .sethostname: return "sethostname"
+        case .setrlimit(let resource, _, _): return "setrlimit(\(resource))"
+        case .dropBoundingCapabilities: return "capability bounding set"
+        case .setgroupsEmpty: return "setgroups"
+        case .setgid: return "setgid"
+        case .keepCapabilities: return "PR_SET_KEEPCAPS"
+        case .setuid: return "setuid"
+        case .capset: return "capset"
+        case .raiseAmbient: return "ambient capabilities"
+        case .noNewPrivileges: return "no_new_privs"
+        case .landlockCreate: return "landlock_create_ruleset"
+        case .landlockPath(let path, _, _): return "landlock rule for \(path)"
+        case .landlockPort(let port, _): return "landlock rule for port \(port)"
+        case .landlockRestrict: return "landlock_restrict_self"
+        case .writeFile(let path, _): return "write \(path)"
+        case .seccomp: return "seccomp"
+        case .exec(let path, _, _): return "execve \(path)"
+        case .touch(let path): return "create \(path)"
+        }
+    }
+}
+
+/// A cloned child walking its steps; owns the C copies of every string until released.
+public final class LaunchedChild {
+    public let pid: Int32
+    private let errorFD: Int32
+    private var syncFD: Int32
+    private var storage: [UnsafeMutableRawPointer] = []
+
+    public struct StepFailure: Error, CustomStringConvertible {
+        public let step: String
+        public let errno: Int32
+        public var description: String { "\(step) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
+    }
+
+    /// Prepares every byte, then clones. The child waits until `release()`.
+    public init(cloneFlags: Int32, steps: [LaunchStep]) throws(SystemError) {
+        var cSteps: [pc_step] = []
+        var arena: [UnsafeMutableRawPointer] = []
+        func str(_ s: String?) -> UnsafePointer<CChar>? {
+            guard let s else { return nil }
+            let p = strdup(s)!
+            arena.append(UnsafeMutableRawPointer(p))
+            return UnsafePointer(p)
+        }
+        func vector(_ items: [String]) -> UnsafePointer<UnsafeMutablePointer<CChar>?> {
+            let v = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: items.count + 1)
+            for (i, item) in items.enumerated() { v[i] = strdup(item); arena.append(UnsafeMutableRawPointer(v[i]!)) }
+            v[items.count] = nil
+            arena.append(UnsafeMutableRawPointer(v))
+            return UnsafePointer(v)
+        }
+        for step in steps {
+            var s = pc_step()
+            switch step {
+            case .mount(let source, let target, let fstype, let flags, let data, let optional):
+                s.op = Int32(PC_MOUNT.rawValue); s.a = str(source); s.b = str(target); s.c = str(fstype); s.d = str(data)
+                s.x = UInt64(flags); s.flags = optional ? PC_STEP_OPTIONAL : 0
+            case .mkdir(let path, let mode): s.op = Int32(PC_MKDIR.rawValue); s.a = str(path); s.x = UInt64(mode)
+            case .symlink(let target, let at): s.op = Int32(PC_SYMLINK.rawValue); s.a = str(target); s.b = str(at)
+            case .pivotRoot(let path): s.op = Int32(PC_PIVOT_ROOT.rawValue); s.a = str(path)
+            case .chdir(let path): s.op = Int32(PC_CHDIR.rawValue); s.a = str(path)
+            case .sethostname(let name): s.op = Int32(PC_SETHOSTNAME.rawValue); s.a = str(name)
+            case .setrlimit(let r, let soft, let hard): s.op = Int32(PC_SETRLIMIT.rawValue); s.x = UInt64(r); s.y = soft; s.z = hard
+            case .dropBoundingCapabilities(let keep): s.op = Int32(PC_CAPBSET_DROP.rawValue); s.x = keep
+            case .setgroupsEmpty: s.op = Int32(PC_SETGROUPS.rawValue)
+            case .setgid(let gid): s.op = Int32(PC_SETGID.rawValue); s.x = UInt64(gid)
+            case .keepCapabilities: s.op = Int32(PC_KEEPCAPS.rawValue)
+            case .setuid(let uid): s.op = Int32(PC_SETUID.rawValue); s.x = UInt64(uid)
+            case .capset(let e, let p, let i): s.op = Int32(PC_CAPSET.rawValue); s.x = e; s.y = p; s.z = i
+            case .raiseAmbient(let mask): s.op = Int32(PC_AMBIENT.rawValue); s.x = mask
+            case .noNewPrivileges: s.op = Int32(PC_NO_NEW_PRIVS.rawValue)
+            case .landlockCreate(let fs, let net, let scoped, let size):
+                s.op = Int32(PC_LANDLOCK_CREATE.rawValue); s.x = fs; s.y = net; s.z = scoped; s.len = size
+            case .landlockPath(let path, let access, let optional):
+                s.op = Int32(PC_LANDLOCK_PATH.rawValue); s.a = str(path); s.x = access; s.flags = optional ? PC_STEP_OPTIONAL : 0
+            case .landlockPort(let port, let access): s.op = Int32(PC_LANDLOCK_PORT.rawValue); s.x = UInt64(port); s.y = access
+            case .landlockRestrict: s.op = Int32(PC_LANDLOCK_RESTRICT.rawValue)
+            case .writeFile(let path, let value): s.op = Int32(PC_WRITE_FILE.rawValue); s.a = str(value); s.b = str(path)
+            case .seccomp(let filter, let flags):
+                let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(filter.count, 1), alignment: 8)
+                filter.withUnsafeBytes { bytes.copyMemory(from: $0.baseAddress!, byteCount: filter.count) }
+                arena.append(bytes)
+                s.op = Int32(PC_SECCOMP.rawValue); s.data = UnsafeRawPointer(bytes); s.len = UInt32(filter.count / 8); s.x = UInt64(flags)
+            case .touch(let path): s.op = Int32(PC_TOUCH.rawValue); s.a = str(path)
+            case .exec(let path, let argv, let env):
+                s.op = Int32(PC_EXEC.rawValue); s.a = str(path); s.argv = vector(argv); s.envp = vector(env)
+            }
+            cSteps.append(s)
+        }
+        var errorFD: Int32 = -1, syncFD: Int32 = -1
+        let pid = cSteps.withUnsafeBufferPointer { pc_launch(cloneFlags, $0.baseAddress, Int32($0.count), &errorFD, &syncFD) }
+        guard pid > 0 else {
+            arena.forEach { free($0) }
+            throw SystemError("clone", -pid)
+        }
+        self.pid = pid
+        self.errorFD = errorFD
+        self.syncFD = syncFD
+        self.storage = arena
+        self.steps = steps
+    }
+
+    private let steps: [LaunchStep]
+
+    /// Lets the child run its steps; returns the failure it reports, or nil once it has exec'd.
+    public func release() -> StepFailure? {
+        var go: UInt8 = 1
+        _ = write(syncFD, &go, 1)
+        close(syncFD)
+        syncFD = -1
+        var failure = pc_launch_error()
+        var n: Int
+        repeat { n = read(errorFD, &failure, MemoryLayout<pc_launch_error>.size) } while n < 0 && errno == EINTR
+        close(errorFD)
+        storage.forEach { free($0) }
+        storage = []
+        guard n == MemoryLayout<pc_launch_error>.size else { return nil }
+        let name = Int(failure.step) < steps.count ? steps[Int(failure.step)].name : "exec"
+        return StepFailure(step: name, errno: failure.err)
+    }
+
+    deinit {
+        if syncFD >= 0 { close(syncFD) }
+        storage.forEach { free($0) }
+    }
+}
+
+public enum ExitStatus: Equatable, Sendable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// The shell's convention: the status, or 128 + the signal.
+    public var code: Int32 {
+        switch self {
+        case .exited(let c): return c
+        case .signaled(let s): return 128 + s
+        }
+    }
+}
+
+public enum ProcessControl {
+    public static func forwardSignals(to pid: Int32) { pc_forward_signals(pid) }
+
+    public static func wait(_ pid: Int32) -> ExitStatus {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7F
+        return signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal)
+    }
+
+    public static func kill(_ pid: Int32, _ signal: Int32) { _ = Glibc.kill(pid, signal) }
+
+    /// Starts the process that removes `cgroupDirs` once policyc is gone, however it ends.
+    public static func spawnCleaner(cgroupDirs: [String]) throws(SystemError) -> Int32 {
+        var fds: [Int32] = [0, 0]
+        guard pc_pipe_cloexec(&fds) == 0 else { throw SystemError("pipe2", errno) }
+        let copies = cgroupDirs.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        var pointers = copies.map { UnsafePointer<CChar>($0) }
+        let pid = pointers.withUnsafeMutableBufferPointer { pc_spawn_cleaner(fds[0], fds[1], $0.baseAddress, Int32($0.count)) }
+        close(fds[0])
+        guard pid > 0 else { close(fds[1]); throw SystemError("fork", -pid) }
+        // The write end stays open, unused, for as long as policyc lives.
+        return fds[1]
+    }
+
+    public static func landlockABI() -> Int { Int(pc_landlock_abi()) }
+
+    public static func currentUID() -> UInt32 { getuid() }
+    public static func currentGID() -> UInt32 { getgid() }
+    public static func pid() -> Int32 { getpid() }
+}
+
+extension System {
+    public static func writeFile(_ path: String, _ text: String) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | O_TRUNC)
+        guard fd >= 0 else { throw SystemError("open \(path)", errno) }
+        defer { close(fd) }
+        let n = text.withCString { write(fd, $0, strlen($0)) }
+        guard n >= 0 else { throw SystemError("write \(path)", errno) }
+    }
+
+    public static func makeDirectory(_ path: String) throws(SystemError) {
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw SystemError("mkdir \(path)", errno) }
+    }
+
+    public static func removeDirectory(_ path: String) -> Bool { rmdir(path) == 0 || errno == ENOENT }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func isExecutable(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+    }
+
+    /// The target of a symbolic link, or nil when `path` is not one.
+    public static func symlinkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension System {
+    public static func sleep(milliseconds: Int) {
+        var t = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        nanosleep(&t, nil)
+    }
+
+    /// Names in a directory, without . and ..; empty when it cannot be read.
+    public static func directoryEntries(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func writeStderr(_ text: String) {
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+}

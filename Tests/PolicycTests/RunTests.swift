@@ -1,0 +1,216 @@
+import Foundation
+import Launcher
+import PolicyCompiler
+import PolicyModel
+import SystemLayer
+import Testing
+
+/// `policyc run`: the launch order without root, then real containers checked from inside.
+@Suite(.serialized) struct RunTests {
+    static let fakeHost = HostFacts(landlockABI: 7, enabledLSMs: [], rootless: false, uid: 0, gid: 0,
+                                    isDirectory: { ["/tmp", "/proc/acpi", "/sys/firmware"].contains($0) },
+                                    symlinkTarget: { $0 == "/bin" ? "usr/bin" : nil },
+                                    exists: { ["/usr", "/etc", "/bin"].contains($0) },
+                                    isExecutable: { $0 == "/usr/bin/env" })
+
+    /// The kind of each step, to compare orders.
+    static func kind(_ step: LaunchStep) -> String {
+        switch step {
+        case .mount, .mkdir, .symlink, .touch: return "mounts"
+        case .pivotRoot: return "pivot_root"
+        case .chdir: return "chdir"
+        case .sethostname: return "hostname"
+        case .setrlimit: return "rlimits"
+        case .dropBoundingCapabilities: return "bounding"
+        case .setgroupsEmpty: return "setgroups"
+        case .setgid: return "setgid"
+        case .keepCapabilities: return "keepcaps"
+        case .setuid: return "setuid"
+        case .capset: return "capset"
+        case .raiseAmbient: return "ambient"
+        case .noNewPrivileges: return "no_new_privs"
+        case .landlockCreate, .landlockPath, .landlockPort, .landlockRestrict: return "landlock"
+        case .writeFile: return "lsm"
+        case .seccomp: return "seccomp"
+        case .exec: return "exec"
+        }
+    }
+
+    @Test func launchSequenceIsInTheDocumentedOrder() throws {
+        let filter = try #require(compile(path: Paths.policies + "/webserver.yaml").0)
+        let planner = LaunchPlanner(filter: filter, options: RunOptions(command: ["env"], lsmOptional: true), host: Self.fakeHost)
+        var order: [String] = []
+        for step in try planner.plan() where order.last != Self.kind(step) { order.append(Self.kind(step)) }
+        #expect(order == ["mounts", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
+                          "keepcaps", "setuid", "capset", "no_new_privs", "landlock", "seccomp", "exec"])
+        guard case .exec(let path, let argv, _) = try planner.plan().last else { Issue.record("no exec"); return }
+        #expect(path == "/usr/bin/env" && argv == ["env"])
+        let expected: Int32 = 0x0002_0000 | 0x2000_0000 | 0x0400_0000 | 0x0800_0000 | 0x4000_0000 | 0x0200_0000
+        let flags = try planner.cloneFlags()
+        #expect(flags == expected)
+    }
+
+    @Test func missingLandlockOrLSMFailsClosed() throws {
+        var host = Self.fakeHost
+        host.landlockABI = 2
+        let webserver = try #require(compile(path: Paths.policies + "/webserver.yaml").0)
+        // webserver asks for AppArmor and SELinux, which this host lacks.
+        #expect(throws: PlanError.self) { try LaunchPlanner(filter: webserver, options: RunOptions(command: ["env"]), host: host).plan() }
+        let degraded = LaunchPlanner(filter: webserver, options: RunOptions(command: ["env"], lsmOptional: true), host: host)
+        // Landlock below the minimum ABI but required: false: runs with what there is.
+        let steps = try degraded.plan()
+        #expect(steps.contains(LaunchStep.landlockRestrict))
+        let strictText = "policyc: v1\nname: s\nfilesystem: {read: [/usr]}\nlandlock: {minimumAbi: 4}\n"
+        let strict = try #require(compile(text: strictText).0)
+        #expect(throws: PlanError.self) { try LaunchPlanner(filter: strict, options: RunOptions(command: ["env"]), host: host).plan() }
+    }
+
+    // MARK: real containers (CI runs as root)
+
+    func runContainer(_ arguments: [String], as user: String? = nil) throws -> (Int32, String, String) {
+        if let user {
+            return try runPolicycAs(user, arguments)
+        }
+        return try runPolicyc(arguments, cwd: "/tmp")
+    }
+
+    @Test func insideTheDefaultContainer() throws {
+        let script = "echo pid=$$; ls /proc | grep -c '^[0-9]'; cat /proc/sys/kernel/hostname; grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; busybox unshare -n true; echo unshare=$?; wc -c < /proc/timer_list; echo x > /proc/sys/kernel/domainname; echo rosys=$?"
+        let (status, out, err) = try runContainer(["run", "--", "/bin/sh", "-c", script])
+        #expect(status == 0, "\(err)")
+        for line in ["pid=1\n", "policyc\n", "CapEff:\t00000000a80425fb", "CapBnd:\t00000000a80425fb", "CapAmb:\t0000000000000000",
+                     "Seccomp:\t2", "NoNewPrivs:\t1", "unshare=1", "rosys=2"] {
+            #expect(out.contains(line), "\(line) in\n\(out)\n\(err)")
+        }
+        let lines = out.split(separator: "\n")
+        #expect(Int(lines[1]) ?? 99 <= 4, "host processes visible: \(lines[1])")
+        #expect(lines.contains("0"), "masked /proc/timer_list not empty:\n\(out)")
+        #expect(err.contains("Operation not permitted"), "\(err)")
+    }
+
+    @Test func busyboxRootfsIsTheRoot() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: dir + "/bin/busybox")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/bin/sh", withDestinationPath: "busybox")
+        let (status, out, err) = try runContainer(["run", "--rootfs", dir, "--", "/bin/sh", "-c", "busybox ls /; busybox ls /usr 2>&1; busybox hostname"])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("bin\ndev\nproc\nsys\ntmp\n"), "\(out)")
+        #expect(out.contains("No such file or directory"), "\(out)")
+    }
+
+    @Test func exitStatusAndForwardedSignals() throws {
+        let (status, _, _) = try runContainer(["run", "--", "/bin/sh", "-c", "exit 7"])
+        #expect(status == 7)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.binary)
+        process.arguments = ["run", "--", "/bin/sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        _ = pipe.fileHandleForReading.availableData
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 42)
+    }
+
+    static let limited = """
+        policyc: v1
+        name: limited
+        extends: [default]
+        container:
+          resources: { memory: 32Mi, pids: 24 }
+
+        """
+
+    func limitedPolicy() throws -> (String, String) {
+        let dir = try temporaryDirectory()
+        try Data(Self.limited.utf8).write(to: URL(fileURLWithPath: dir + "/limited.yaml"))
+        return (dir, dir + "/limited.yaml")
+    }
+
+    func leftoverCgroups() -> [String] {
+        ["memory", "pids", "cpu", ""].flatMap { controller -> [String] in
+            let base = "/sys/fs/cgroup/" + controller
+            return ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).filter { $0.hasPrefix("policyc-") }.map { base + "/" + $0 }
+        }
+    }
+
+    @Test func memoryLimitEndsInAnOOMKill() throws {
+        let (dir, policy) = try limitedPolicy()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, _, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"])
+        #expect(status == 137, "\(err)")
+        #expect(err.contains("OOM killer"), "\(err)")
+        #expect(leftoverCgroups().isEmpty)
+    }
+
+    @Test func pidsLimitStopsAForkBomb() throws {
+        let (dir, policy) = try limitedPolicy()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", "n=0; for i in $(seq 1 100); do sleep 1 & n=$((n+1)); done; echo started=$n"])
+        #expect(status != 0 || !out.contains("started=100"), "\(out) \(err)")
+        #expect(err.contains("fork"), "\(err)")
+        #expect(leftoverCgroups().isEmpty)
+    }
+
+    @Test func landlockDeniesWritesOutsideWritePaths() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("policyc: v1\nname: ll\nextends: [default]\nfilesystem:\n  read: [/usr, /etc, /lib, /lib64, /bin, /sbin]\n  write: [/tmp]\n  exec: [/usr/bin]\n".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/ll.yaml"))
+        let (status, out, err) = try runContainer(["run", "--policy", dir + "/ll.yaml", "--", "/bin/sh", "-c", "echo a > /tmp/a && echo tmp-ok; echo b > /dev/shm/b; echo shm=$?"])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("tmp-ok") && out.contains("shm=2") && err.contains("Permission denied"), "\(out) \(err)")
+    }
+
+    @Test func nothingIsLeftAfterPolicycIsKilled() throws {
+        let (dir, policy) = try limitedPolicy()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let marker = "policyc-kill-\(getpid())"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.binary)
+        process.arguments = ["run", "--policy", policy, "--", "/bin/sh", "-c", "echo ready; exec sleep 30 \(marker)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        _ = pipe.fileHandleForReading.availableData
+        #expect(!leftoverCgroups().isEmpty)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        var clean = false
+        for _ in 0..<100 where !clean {
+            clean = leftoverCgroups().isEmpty
+            if !clean { usleep(50_000) }
+        }
+        #expect(clean, "\(leftoverCgroups())")
+        let (_, ps) = try runTool("/bin/ps", ["-eo", "args"])
+        #expect(!ps.contains(marker), "\(ps)")
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains("/tmp/proc"), "container mounts leaked into the host")
+    }
+
+    @Test func rootlessAsNobody() throws {
+        let (status, out, err) = try runContainer(["run", "--", "/bin/sh", "-c", "id -u; cat /proc/self/uid_map"], as: "nobody")
+        #expect(status == 0, "\(err)")
+        #expect(out.hasPrefix("0\n") && out.contains("65534"), "\(out)")
+        #expect(err.contains("cgroup limits") && err.contains("not applied"), "\(err)")
+    }
+}
+
+/// Runs policyc as another user (runuser, from util-linux).
+func runPolicycAs(_ user: String, _ arguments: [String]) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+    process.arguments = ["-u", user, "--", Paths.binary] + arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
