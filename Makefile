@@ -1,6 +1,6 @@
 # policyc: `make demo` compiles the shipped default policy; `make test` runs every test.
 SWIFT ?= swift
-APT_PACKAGES = libseccomp-dev pkg-config runc busybox-static apparmor secilc semodule-utils setools selinux-policy-default
+APT_PACKAGES = libseccomp-dev pkg-config runc busybox-static bubblewrap apparmor secilc semodule-utils setools selinux-policy-default
 RELEASE = .build/release/policyc
 OUT ?= out
 
@@ -29,6 +29,7 @@ test: setup
 	$(SWIFT) test --skip-build
 
 bench: setup
+	$(SWIFT) build -c release --static-swift-stdlib --product policyc
 	$(SWIFT) build -c release --product policyc-bench
 	.build/release/policyc-bench
 

@@ -41,7 +41,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "policyc-bench",
-            dependencies: ["PolicyModel", "PolicyCompiler", "LibseccompBackend"]
+            dependencies: ["PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer"]
         ),
         .testTarget(
             name: "PolicycTests",

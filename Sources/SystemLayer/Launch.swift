@@ -267,3 +267,21 @@ extension System {
         _ = text.withCString { write(2, $0, strlen($0)) }
     }
 }
+
+extension ProcessControl {
+    /// posix_spawn + waitpid, output to /dev/null: a process launch with nothing of
+    /// Foundation's own in between, for timing other programs.
+    public static func spawnAndWait(_ argv: [String]) -> ExitStatus {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
+        guard rc == 0 else { return .exited(127) }
+        return wait(pid)
+    }
+}

@@ -52,3 +52,5 @@ for name in profiles {
     print("")
 }
 print("target (Docker's default on x86_64: mean <= 11, max <= 13): \(targetMet ? "met" : "NOT met")")
+print("")
+LaunchBench.run(root: root)
