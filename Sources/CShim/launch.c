@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,6 +127,30 @@ static int run_step(const pc_step *s, int *landlock_fd) {
     return -1;
 }
 
+static volatile pid_t init_child = 0;
+
+static void init_forward(int sig) {
+    if (init_child > 0) kill(init_child, sig);
+}
+
+/* pid 1 of the container: forwards signals to the command, reaps every child, and exits with
+ * the command's status (128 + signal when it was killed). */
+static void init_loop(pid_t child) {
+    init_child = child;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = init_forward;
+    int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+    for (unsigned i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &sa, NULL);
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid < 0) _exit(127);
+        if (pid == child) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+}
+
 pid_t pc_launch(int clone_flags, const pc_step *steps, int count, int *error_fd, int *sync_fd) {
     int errors[2], sync[2];
     if (pipe2(errors, O_CLOEXEC) != 0) return -errno;
@@ -150,7 +175,17 @@ pid_t pc_launch(int clone_flags, const pc_step *steps, int count, int *error_fd,
         if (read(sync[0], &go, 1) != 1) _exit(127);
         close(sync[0]);
         int landlock_fd = -1;
+        pid_t command = 0;
         for (int i = 0; i < count; i++) {
+            if (steps[i].op == PC_INIT) {
+                command = fork();
+                if (command < 0) fail(errors[1], i, errno);
+                continue;
+            }
+            if (steps[i].op == PC_EXEC && command > 0) {
+                close(errors[1]);
+                init_loop(command);
+            }
             if (run_step(&steps[i], &landlock_fd) != 0) {
                 if ((steps[i].flags & PC_STEP_OPTIONAL) && errno == ENOENT) continue;
                 fail(errors[1], i, errno);

@@ -41,11 +41,14 @@ public struct RunOptions: Sendable {
     public var rootfs: String?
     public var command: [String]
     public var lsmOptional: Bool
+    /// Run a minimal init as pid 1 that reaps zombies and forwards signals.
+    public var initProcess: Bool
 
-    public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false) {
+    public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false, initProcess: Bool = false) {
         self.rootfs = rootfs
         self.command = command
         self.lsmOptional = lsmOptional
+        self.initProcess = initProcess
     }
 }
 
@@ -104,6 +107,8 @@ public struct LaunchPlanner {
         if policy.noNewPrivileges ?? true { steps.append(.noNewPrivileges) }
         steps += try landlockSteps()
         steps += try lsmSteps()
+        // Forked before the filter so that the init runs under it too.
+        if options.initProcess { steps.append(.initProcess) }
         steps.append(.seccomp(filter: filter.program.bytes, flags: seccompFlags))
         steps.append(try execStep())
         return steps

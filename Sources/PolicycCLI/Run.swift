@@ -12,6 +12,7 @@ struct Run: ParsableCommand {
     @Option(help: "Policy file (default: the shipped default policy).") var policy: String?
     @Option(help: "Root filesystem: a directory, or 'host' for a read-only view of the host's.") var rootfs: String?
     @Flag(help: "Run without an AppArmor or SELinux label the policy asks for when the kernel lacks that LSM.") var lsmOptional = false
+    @Flag(name: .customLong("init"), help: "Run a minimal init as pid 1 that reaps zombies and forwards signals.") var initProcess = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
     func validate() throws {
@@ -32,7 +33,7 @@ struct Run: ParsableCommand {
             }
             filter = compiled
         }
-        let runner = ContainerRunner(filter: filter, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional))
+        let runner = ContainerRunner(filter: filter, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess))
         do {
             throw ExitCode(try runner.run())
         } catch let exit as ExitCode {

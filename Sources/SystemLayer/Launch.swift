@@ -26,6 +26,8 @@ public enum LaunchStep: Equatable, Sendable {
     case seccomp(filter: [UInt8], flags: UInt32)
     case exec(path: String, argv: [String], env: [String])
     case touch(String)
+    /// A minimal init becomes pid 1 and reaps; the command runs as its child.
+    case initProcess
 
     /// A short name for messages: "pivot_root", "seccomp", ...
     public var name: String {
@@ -53,6 +55,7 @@ public enum LaunchStep: Equatable, Sendable {
         case .seccomp: return "seccomp"
         case .exec(let path, _, _): return "execve \(path)"
         case .touch(let path): return "create \(path)"
+        case .initProcess: return "fork of the init process"
         }
     }
 }
@@ -120,6 +123,7 @@ public final class LaunchedChild {
                 arena.append(bytes)
                 s.op = Int32(PC_SECCOMP.rawValue); s.data = UnsafeRawPointer(bytes); s.len = UInt32(filter.count / 8); s.x = UInt64(flags)
             case .touch(let path): s.op = Int32(PC_TOUCH.rawValue); s.a = str(path)
+            case .initProcess: s.op = Int32(PC_INIT.rawValue)
             case .exec(let path, let argv, let env):
                 s.op = Int32(PC_EXEC.rawValue); s.a = str(path); s.argv = vector(argv); s.envp = vector(env)
             }

@@ -33,6 +33,7 @@ import Testing
         case .writeFile: return "lsm"
         case .seccomp: return "seccomp"
         case .exec: return "exec"
+        case .initProcess: return "init"
         }
     }
 
@@ -113,6 +114,24 @@ import Testing
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationStatus == 42)
+    }
+
+    /// With --init the command is not pid 1: a signal it sends itself kills it, orphans are
+    /// reaped, and SIGTERM reaches a command that has no handler.
+    @Test func initReapsAndForwards() throws {
+        let (status, out, err) = try runContainer(["run", "--init", "--", "/bin/sh", "-c", "echo pid=$$; (sleep 0.1 &); kill -TERM $$; sleep 5"])
+        #expect(status == 128 + 15, "\(out) \(err)")
+        #expect(!out.contains("pid=1\n") && out.contains("pid=2"), "\(out)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.binary)
+        process.arguments = ["run", "--init", "--", "/bin/sh", "-c", "echo ready; exec sleep 30"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        _ = pipe.fileHandleForReading.availableData
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + 15)
     }
 
     static let limited = """

@@ -30,6 +30,8 @@ enum pc_op {
     PC_SECCOMP,          /* seccomp(SECCOMP_SET_MODE_FILTER, x, {len, data}) */
     PC_EXEC,             /* execve(a, argv, envp) */
     PC_TOUCH,            /* create file a (a bind-mount target) */
+    PC_INIT,             /* fork: the child goes on; the parent becomes a minimal init that runs
+                            the remaining steps except exec, then reaps and forwards signals */
 };
 
 #define PC_STEP_OPTIONAL 1  /* ENOENT is not a failure (masked paths that may not exist) */
