@@ -101,6 +101,19 @@ import Testing
         #expect(out.contains("No such file or directory"), "\(out)")
     }
 
+    @Test func ociBundleGivesRootfsAndCommand() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/rootfs/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: dir + "/rootfs/bin/busybox")
+        let (written, _, werr) = try runPolicyc(["bundle", Paths.policies + "/default.yaml", "--rootfs", "rootfs", "-o", dir, "--",
+                                                 "/bin/busybox", "sh", "-c", "busybox ls /; echo in-bundle"])
+        #expect(written == 0, "\(werr)")
+        let (status, out, err) = try runContainer(["run", "--bundle", dir])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("in-bundle") && !out.contains("usr\n"), "\(out)")
+    }
+
     @Test func exitStatusAndForwardedSignals() throws {
         let (status, _, _) = try runContainer(["run", "--", "/bin/sh", "-c", "exit 7"])
         #expect(status == 7)
