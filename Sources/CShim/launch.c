@@ -9,7 +9,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -116,6 +120,15 @@ static int run_step(const pc_step *s, int *landlock_fd) {
         return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->x, &prog);
     }
     case PC_EXEC: return execve(s->a, s->argv, s->envp);
+    case PC_TTY: {
+        int fd = (int)s->x;
+        if (setsid() < 0 || ioctl(fd, TIOCSCTTY, 0) != 0) return -1;
+        for (int target = 0; target < 3; target++) {
+            if (dup2(fd, target) < 0) return -1;
+        }
+        if (fd > 2) close(fd);
+        return 0;
+    }
     case PC_TOUCH: {
         int fd = open(s->a, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) return -1;
@@ -236,8 +249,11 @@ static void kill_cgroup(const char *dir) {
 pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count) {
     pid_t pid = fork();
     if (pid != 0) return pid < 0 ? -errno : pid;
-    /* Only policyc may hold the write end: its death is the signal. */
+    /* Only policyc may hold the write end: its death is the signal. Nothing else of policyc's
+     * (a terminal, pipes to its parent) may be kept alive by this process either. */
     close(keep_fd);
+    if (watch_fd != 3) { dup2(watch_fd, 3); watch_fd = 3; }
+    syscall(SYS_close_range, 4, ~0U, 0);
     for (int fd = 0; fd < 3; fd++) {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0 && null != fd) { dup2(null, fd); close(null); }
@@ -292,4 +308,76 @@ int pc_pipe_cloexec(int fds[2]) {
 int pc_landlock_abi(void) {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
     return abi < 0 ? 0 : (int)abi;
+}
+
+int pc_open_pty(int like, int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -errno;
+    char name[128];
+    if (grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof name) != 0) { int e = errno; close(m); return -e; }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) { int e = errno; close(m); return -e; }
+    struct winsize ws;
+    if (ioctl(like, TIOCGWINSZ, &ws) == 0) ioctl(m, TIOCSWINSZ, &ws);
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+static volatile sig_atomic_t winch = 0;
+static void on_winch(int sig) { (void)sig; winch = 1; }
+
+static int write_all(int fd, const char *buf, ssize_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, buf, (size_t)n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        buf += w;
+        n -= w;
+    }
+    return 0;
+}
+
+void pc_relay_pty(int master) {
+    struct termios saved;
+    int raw = tcgetattr(0, &saved) == 0;
+    if (raw) {
+        struct termios t = saved;
+        cfmakeraw(&t);
+        tcsetattr(0, TCSANOW, &t);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_winch;
+    sigaction(SIGWINCH, &sa, NULL);
+    struct pollfd fds[2] = { { 0, POLLIN, 0 }, { master, POLLIN, 0 } };
+    char buf[8192];
+    int input_open = 1;
+    for (;;) {
+        if (winch) {
+            winch = 0;
+            struct winsize ws;
+            if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+        }
+        fds[0].fd = input_open ? 0 : -1;
+        int n = poll(fds, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = read(master, buf, sizeof buf);
+            if (r <= 0 && errno != EINTR) break;   /* EIO: every slave fd is closed */
+            if (r > 0 && write_all(1, buf, r) != 0) break;
+        }
+        if (input_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t r = read(0, buf, sizeof buf);
+            if (r <= 0) {
+                input_open = 0;
+                char eof = 4;   /* ^D: end of input for the container's terminal */
+                (void)!write(master, &eof, 1);
+            } else if (write_all(master, buf, r) != 0) {
+                break;
+            }
+        }
+    }
+    if (raw) tcsetattr(0, TCSANOW, &saved);
 }

@@ -19,7 +19,10 @@ public struct ContainerRunner {
     }
 
     /// The container's exit status (128 + signal when killed).
-    public func run() throws -> Int32 {
+    public func run(tty: Bool = false) throws -> Int32 {
+        let terminal = tty ? try PseudoTerminal() : nil
+        var options = self.options
+        options.terminalFD = terminal?.slave
         let planner = LaunchPlanner(filter: filter, options: options, host: host)
         let flags = try planner.cloneFlags()
         let steps = try planner.plan()
@@ -42,12 +45,14 @@ public struct ContainerRunner {
             cgroup?.remove()
             throw RunError(description: "setting up the container failed: \(error)")
         }
+        terminal?.closeSlave()
         ProcessControl.forwardSignals(to: child.pid)
         if let failure = child.release() {
             _ = ProcessControl.wait(child.pid)
             cgroup?.remove()
             throw RunError(description: "container setup failed at step '\(failure.step)': \(failure)")
         }
+        terminal?.relay()
         let status = ProcessControl.wait(child.pid)
         if let cgroup {
             if status == .signaled(9), cgroup.oomKilled {

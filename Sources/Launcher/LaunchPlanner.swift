@@ -43,6 +43,8 @@ public struct RunOptions: Sendable {
     public var lsmOptional: Bool
     /// Run a minimal init as pid 1 that reaps zombies and forwards signals.
     public var initProcess: Bool
+    /// The terminal to give the container (`--tty`), set by the runner.
+    public var terminalFD: Int32?
 
     public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false, initProcess: Bool = false) {
         self.rootfs = rootfs
@@ -98,7 +100,8 @@ public struct LaunchPlanner {
     }
 
     public func plan() throws(PlanError) -> [LaunchStep] {
-        var steps = try mountSteps()
+        var steps = options.terminalFD.map { [LaunchStep.terminal(fd: $0)] } ?? []
+        steps += try mountSteps()
         steps.append(.pivotRoot(newRoot))
         steps.append(.chdir(policy.container.cwd ?? "/"))
         if namespaces.contains("uts") { steps.append(.sethostname(policy.container.hostname ?? policy.name)) }

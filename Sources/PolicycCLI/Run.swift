@@ -13,6 +13,7 @@ struct Run: ParsableCommand {
     @Option(help: "Root filesystem: a directory, or 'host' for a read-only view of the host's.") var rootfs: String?
     @Option(help: "An OCI bundle: its config.json gives the rootfs, and the command, environment, cwd and hostname unless given here.") var bundle: String?
     @Flag(help: "Run without an AppArmor or SELinux label the policy asks for when the kernel lacks that LSM.") var lsmOptional = false
+    @Flag(name: .shortAndLong, help: "Give the command a pseudo-terminal relayed to this one.") var tty = false
     @Flag(name: .customLong("init"), help: "Run a minimal init as pid 1 that reaps zombies and forwards signals.") var initProcess = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
@@ -74,7 +75,7 @@ struct Run: ParsableCommand {
         }
         let runner = ContainerRunner(filter: filter, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess))
         do {
-            throw ExitCode(try runner.run())
+            throw ExitCode(try runner.run(tty: tty))
         } catch let exit as ExitCode {
             throw exit
         } catch {

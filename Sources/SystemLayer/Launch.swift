@@ -28,6 +28,8 @@ public enum LaunchStep: Equatable, Sendable {
     case touch(String)
     /// A minimal init becomes pid 1 and reaps; the command runs as its child.
     case initProcess
+    /// The terminal `fd` becomes the controlling terminal and standard streams.
+    case terminal(fd: Int32)
 
     /// A short name for messages: "pivot_root", "seccomp", ...
     public var name: String {
@@ -56,6 +58,7 @@ public enum LaunchStep: Equatable, Sendable {
         case .exec(let path, _, _): return "execve \(path)"
         case .touch(let path): return "create \(path)"
         case .initProcess: return "fork of the init process"
+        case .terminal: return "controlling terminal"
         }
     }
 }
@@ -124,6 +127,7 @@ public final class LaunchedChild {
                 s.op = Int32(PC_SECCOMP.rawValue); s.data = UnsafeRawPointer(bytes); s.len = UInt32(filter.count / 8); s.x = UInt64(flags)
             case .touch(let path): s.op = Int32(PC_TOUCH.rawValue); s.a = str(path)
             case .initProcess: s.op = Int32(PC_INIT.rawValue)
+            case .terminal(let fd): s.op = Int32(PC_TTY.rawValue); s.x = UInt64(fd)
             case .exec(let path, let argv, let env):
                 s.op = Int32(PC_EXEC.rawValue); s.a = str(path); s.argv = vector(argv); s.envp = vector(env)
             }
@@ -287,5 +291,32 @@ extension ProcessControl {
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
         guard rc == 0 else { return .exited(127) }
         return wait(pid)
+    }
+}
+
+/// A pseudo-terminal for the container, relayed to policyc's own standard streams.
+public final class PseudoTerminal {
+    public let master: Int32
+    public private(set) var slave: Int32
+
+    public init() throws(SystemError) {
+        var m: Int32 = -1, s: Int32 = -1
+        let rc = pc_open_pty(0, &m, &s)
+        guard rc == 0 else { throw SystemError("posix_openpt", -rc) }
+        master = m
+        slave = s
+    }
+
+    /// After the clone: only the container may hold the terminal's side.
+    public func closeSlave() {
+        if slave >= 0 { close(slave); slave = -1 }
+    }
+
+    /// Blocks until the container's side of the terminal is closed.
+    public func relay() { pc_relay_pty(master) }
+
+    deinit {
+        closeSlave()
+        close(master)
     }
 }

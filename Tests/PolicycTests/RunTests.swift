@@ -34,6 +34,7 @@ import Testing
         case .seccomp: return "seccomp"
         case .exec: return "exec"
         case .initProcess: return "init"
+        case .terminal: return "terminal"
         }
     }
 
@@ -145,6 +146,14 @@ import Testing
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationStatus == 128 + 15)
+    }
+
+    @Test func ttyGivesATerminal() throws {
+        let (status, out, err) = try runContainer(["run", "--tty", "--", "/bin/sh", "-c", "test -t 0 && test -t 1 && echo tty-ok; stty size; echo done"])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("tty-ok") && out.contains("done"), "\(out)")
+        let (plain, _, _) = try runContainer(["run", "--", "/bin/sh", "-c", "test -t 0 || echo no-tty"])
+        #expect(plain == 0)
     }
 
     static let limited = """

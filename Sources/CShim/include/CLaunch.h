@@ -30,6 +30,7 @@ enum pc_op {
     PC_SECCOMP,          /* seccomp(SECCOMP_SET_MODE_FILTER, x, {len, data}) */
     PC_EXEC,             /* execve(a, argv, envp) */
     PC_TOUCH,            /* create file a (a bind-mount target) */
+    PC_TTY,              /* setsid; make fd x the controlling terminal and stdin/out/err */
     PC_INIT,             /* fork: the child goes on; the parent becomes a minimal init that runs
                             the remaining steps except exec, then reaps and forwards signals */
 };
@@ -63,6 +64,14 @@ pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs
 
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to policyc go to `pid`. */
 void pc_forward_signals(pid_t pid);
+
+/* A new pseudo-terminal: *master (close-on-exec) and *slave, sized like fd `like` when that is
+ * a terminal. Returns 0 or -errno. */
+int pc_open_pty(int like, int *master, int *slave);
+
+/* Copies stdin to the master and the master to stdout until the container's side is closed;
+ * stdin is put in raw mode meanwhile when it is a terminal, and window size changes follow. */
+void pc_relay_pty(int master);
 
 /* The Landlock ABI the kernel offers, 0 without Landlock. */
 int pc_landlock_abi(void);
