@@ -23,6 +23,7 @@ demo: build
 	@ls -l $(OUT)
 	$(RELEASE) explain Policies/default.yaml --call "socket(AF_VSOCK, SOCK_STREAM, 0)"
 	$(RELEASE) explain Policies/default.yaml --call "clone(CLONE_NEWUSER)"
+	$(RELEASE) run -- /bin/sh -c 'echo "inside: pid $$$$, hostname $$(hostname)"; grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status'
 
 test: setup
 	$(SWIFT) build --build-tests

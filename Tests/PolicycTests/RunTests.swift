@@ -52,6 +52,18 @@ import Testing
         #expect(flags == expected)
     }
 
+    @Test func cgroupSettingsForBothLayouts() {
+        var spec = ContainerSpec()
+        spec.memory = 256 << 20
+        spec.pids = 64
+        spec.cpus = 0.5
+        let v2 = ContainerCgroup.settings(spec, layout: .unified).map { "\($0.1)=\($0.2)" }
+        #expect(v2 == ["memory.max=268435456", "memory.swap.max=0", "pids.max=64", "cpu.max=50000 100000"])
+        let v1 = ContainerCgroup.settings(spec, layout: .v1).map { "\($0.0)/\($0.1)=\($0.2)" }
+        #expect(v1 == ["memory/memory.limit_in_bytes=268435456", "pids/pids.max=64", "cpu/cpu.cfs_period_us=100000", "cpu/cpu.cfs_quota_us=50000"])
+        #expect(ContainerCgroup(name: "x", layout: .unified).directories == ["/sys/fs/cgroup/x"])
+    }
+
     @Test func missingLandlockOrLSMFailsClosed() throws {
         var host = Self.fakeHost
         host.landlockABI = 2
