@@ -253,11 +253,18 @@ import Testing
     }
 }
 
-/// Runs policyc as another user (runuser, from util-linux).
+/// Runs policyc as another user (runuser, from util-linux), from a copy that user can reach
+/// wherever the checkout lives.
 func runPolicycAs(_ user: String, _ arguments: [String]) throws -> (Int32, String, String) {
+    let dir = NSTemporaryDirectory() + "policyc-as-\(user)-\(getpid())"
+    try? FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try FileManager.default.copyItem(atPath: Paths.binary, toPath: dir + "/policyc")
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir + "/policyc")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-    process.arguments = ["-u", user, "--", Paths.binary] + arguments
+    process.arguments = ["-u", user, "--", dir + "/policyc"] + arguments
     process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
