@@ -105,9 +105,7 @@ import Testing
     @Test func busyboxRootfsIsTheRoot() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: dir + "/bin/busybox")
-        try FileManager.default.createSymbolicLink(atPath: dir + "/bin/sh", withDestinationPath: "busybox")
+        try makeBusyboxRootfs(dir)
         let (status, out, err) = try runContainer(["run", "--rootfs", dir, "--", "/bin/sh", "-c", "busybox ls /; busybox ls /usr 2>&1; busybox hostname"])
         #expect(status == 0, "\(err)")
         #expect(out.contains("bin\ndev\nproc\nsys\ntmp\n"), "\(out)")
@@ -117,8 +115,7 @@ import Testing
     @Test func ociBundleGivesRootfsAndCommand() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir + "/rootfs/bin", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: dir + "/rootfs/bin/busybox")
+        try makeBusyboxRootfs(dir + "/rootfs")
         let (written, _, werr) = try runPolicyc(["bundle", Paths.policies + "/default.yaml", "--rootfs", "rootfs", "-o", dir, "--",
                                                  "/bin/busybox", "sh", "-c", "busybox ls /; echo in-bundle"])
         #expect(written == 0, "\(werr)")
@@ -130,16 +127,7 @@ import Testing
     @Test func exitStatusAndForwardedSignals() throws {
         let (status, _, _) = try runContainer(["run", "--", "/bin/sh", "-c", "exit 7"])
         #expect(status == 7)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Paths.binary)
-        process.arguments = ["run", "--", "/bin/sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        _ = pipe.fileHandleForReading.availableData
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 42)
+        #expect(try statusAfterSIGTERM(["run", "--", "/bin/sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"]) == 42)
     }
 
     /// With --init the command is not pid 1: a signal it sends itself kills it, orphans are
@@ -148,16 +136,7 @@ import Testing
         let (status, out, err) = try runContainer(["run", "--init", "--", "/bin/sh", "-c", "echo pid=$$; (sleep 0.1 &); kill -TERM $$; sleep 5"])
         #expect(status == 128 + 15, "\(out) \(err)")
         #expect(!out.contains("pid=1\n") && out.contains("pid=2"), "\(out)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Paths.binary)
-        process.arguments = ["run", "--init", "--", "/bin/sh", "-c", "echo ready; exec sleep 30"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        _ = pipe.fileHandleForReading.availableData
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 128 + 15)
+        #expect(try statusAfterSIGTERM(["run", "--init", "--", "/bin/sh", "-c", "echo ready; exec sleep 30"]) == 128 + 15)
     }
 
     @Test func ttyGivesATerminal() throws {
@@ -251,6 +230,27 @@ import Testing
         #expect(out.hasPrefix("0\n") && out.contains("65534"), "\(out)")
         #expect(err.contains("cgroup limits") && err.contains("not applied"), "\(err)")
     }
+}
+
+/// Starts policyc, waits for the container's first output, sends policyc SIGTERM.
+func statusAfterSIGTERM(_ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Paths.binary)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    _ = pipe.fileHandleForReading.availableData
+    process.terminate()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+/// A root filesystem of one static busybox, with `sh` linked to it.
+func makeBusyboxRootfs(_ dir: String) throws {
+    try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: dir + "/bin/busybox")
+    try FileManager.default.createSymbolicLink(atPath: dir + "/bin/sh", withDestinationPath: "busybox")
 }
 
 /// Runs policyc as another user (runuser, from util-linux), from a copy that user can reach
