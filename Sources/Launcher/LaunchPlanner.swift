@@ -327,7 +327,7 @@ public struct LaunchPlanner {
         let env = policy.container.env ?? [("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")]
         var list = env.map { "\($0.0)=\($0.1)" }
         if !env.contains(where: { $0.0 == "HOME" }) { list.append("HOME=/") }
-        if let term = policy.container.env?.first(where: { $0.0 == "TERM" }) { _ = term } else { list.append("TERM=xterm") }
+        if !env.contains(where: { $0.0 == "TERM" }) { list.append("TERM=xterm") }
         return list
     }
 

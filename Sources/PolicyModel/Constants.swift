@@ -36,8 +36,15 @@ public enum Constants {
     }()
 
     /// The canonical name of an errno value (EAGAIN over EWOULDBLOCK, EDEADLK over EDEADLOCK).
-    public static func errnoName(_ value: UInt16) -> String? {
-        errnoNames.filter { $0.value == value }.map(\.key)
-            .min { ($0 == "EWOULDBLOCK" || $0 == "EDEADLOCK" || $0 == "ENOTSUP" ? 1 : 0, $0) < ($1 == "EWOULDBLOCK" || $1 == "EDEADLOCK" || $1 == "ENOTSUP" ? 1 : 0, $1) }
-    }
+    public static func errnoName(_ value: UInt16) -> String? { canonicalErrnoNames[value] }
+
+    private static let canonicalErrnoNames: [UInt16: String] = {
+        let aliases: Set<String> = ["EWOULDBLOCK", "EDEADLOCK", "ENOTSUP"]
+        var names: [UInt16: String] = [:]
+        for (name, value) in errnoNames {
+            guard let current = names[value] else { names[value] = name; continue }
+            if (aliases.contains(name) ? 1 : 0, name) < (aliases.contains(current) ? 1 : 0, current) { names[value] = name }
+        }
+        return names
+    }()
 }

@@ -4,9 +4,13 @@ public struct Lowering {
     public let policy: Policy
     public let diagnostics: DiagnosticBag
 
+    /// The capabilities the container holds, for Docker's includes/excludes.caps.
+    private let heldCapabilities: Set<String>
+
     public init(policy: Policy, diagnostics: DiagnosticBag) {
         self.policy = policy
         self.diagnostics = diagnostics
+        heldCapabilities = Capabilities.resolve(policy.capabilities)
     }
 
     public var architectures: [Arch] { policy.seccomp.architectures?.value ?? Arch.native.compatArches }
@@ -35,7 +39,7 @@ public struct Lowering {
     /// Docker's includes/excludes, resolved against the policy's capabilities, the native
     /// architecture (as Docker resolves them on its host) and the target kernel.
     func applies(_ rule: SeccompRule) -> Bool {
-        let caps = Capabilities.resolve(policy.capabilities)
+        let caps = heldCapabilities
         let native = Arch.native
         func archMatches(_ names: [Located<String>]) -> Bool {
             names.contains { Arch.named($0.value) == native }
