@@ -43,7 +43,8 @@ public struct ContainerCgroup {
         layout == .unified ? directories.first : directories.first { $0.contains("/\(controller)/") }
     }
 
-    public func create(limits container: ContainerSpec, pid: Int32) throws(SystemError) {
+    /// Makes the directories and writes the limits; the container joins later, itself.
+    public func create(limits container: ContainerSpec) throws(SystemError) {
         if layout == .unified {
             // Controllers must be enabled for children of the root cgroup.
             try? System.writeFile("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu")
@@ -56,7 +57,18 @@ public struct ContainerCgroup {
             if file == "memory.swap.max", !System.exists("\(dir)/\(file)") { continue }
             try System.writeFile("\(dir)/\(file)", value)
         }
-        for dir in directories { try System.writeFile("\(dir)/cgroup.procs", String(pid)) }
+    }
+
+    /// Where the child writes "0" to join: v1's `tasks` moves only the writing thread, which
+    /// spares the global lock that `cgroup.procs` takes (see launch.c).
+    public var joinFiles: [String] {
+        directories.map { $0 + (layout == .unified ? "/cgroup.procs" : "/tasks") }
+    }
+
+    /// The v2 directory to clone straight into (CLONE_INTO_CGROUP); nil on v1.
+    public func openForClone() throws(SystemError) -> Int32? {
+        guard layout == .unified, let dir = directories.first else { return nil }
+        return try System.openDirectory(dir)
     }
 
     /// Whether the kernel's OOM killer acted inside this cgroup.

@@ -4,12 +4,12 @@ import SystemLayer
 
 /// Launches a container under a compiled policy and supervises it until it exits.
 public struct ContainerRunner {
-    public let filter: CompiledFilter
+    public let profile: RunProfile
     public let options: RunOptions
     public let host: HostFacts
 
-    public init(filter: CompiledFilter, options: RunOptions, host: HostFacts = .current()) {
-        self.filter = filter
+    public init(profile: RunProfile, options: RunOptions, host: HostFacts = .current()) {
+        self.profile = profile
         self.options = options
         self.host = host
     }
@@ -21,24 +21,25 @@ public struct ContainerRunner {
     /// The container's exit status (128 + signal when killed).
     public func run(tty: Bool = false) throws -> Int32 {
         let terminal = tty ? try PseudoTerminal() : nil
+        let container = profile.container
+        let cgroup = try prepareCgroup(container)
         var options = self.options
         options.terminalFD = terminal?.slave
-        let planner = LaunchPlanner(filter: filter, options: options, host: host)
-        let flags = try planner.cloneFlags()
-        let steps = try planner.plan()
-        let container = filter.policy.container
-        let wantsLimits = container.memory != nil || container.pids != nil || container.cpus != nil
-        let cgroup = wantsLimits && !host.rootless ? ContainerCgroup(name: "policyc-\(ProcessControl.pid())") : nil
-        if wantsLimits && host.rootless {
-            System.writeStderr("policyc: warning: running rootless; cgroup limits (memory, pids, cpus) are not applied\n")
+        options.cgroupJoinFiles = cgroup?.joinFiles ?? []
+        let planner = LaunchPlanner(profile: profile, options: options, host: host)
+        let child: LaunchedChild
+        do {
+            let steps = try planner.plan()
+            let cgroupFD = try cgroup?.openForClone()
+            defer { cgroupFD.map(System.close) }
+            child = try LaunchedChild(cloneFlags: planner.cloneFlags(), cgroupFD: cgroupFD,
+                                      waitForRelease: planner.usesUserNamespace, steps: steps)
+        } catch {
+            cgroup?.remove()
+            throw error
         }
-        if cgroup != nil { ContainerCgroup.removeStale() }
-        // Started first, so that the cgroup goes even if policyc is killed with SIGKILL.
-        if let cgroup { _ = try ProcessControl.spawnCleaner(cgroupDirs: cgroup.directories) }
-        let child = try LaunchedChild(cloneFlags: flags, steps: steps)
         do {
             if planner.usesUserNamespace { try writeIDMaps(child.pid) }
-            try cgroup?.create(limits: container, pid: child.pid)
         } catch {
             ProcessControl.kill(child.pid, 9)
             _ = ProcessControl.wait(child.pid)
@@ -61,6 +62,26 @@ public struct ContainerRunner {
             cgroup.remove()
         }
         return status.code
+    }
+
+    /// The container's cgroup with its limits written, or nil when the policy sets none or
+    /// policyc runs rootless. The cleaner starts first so the cgroup goes even after SIGKILL.
+    func prepareCgroup(_ container: ContainerSpec) throws -> ContainerCgroup? {
+        guard container.memory != nil || container.pids != nil || container.cpus != nil else { return nil }
+        if host.rootless {
+            System.writeStderr("policyc: warning: running rootless; cgroup limits (memory, pids, cpus) are not applied\n")
+            return nil
+        }
+        let cgroup = ContainerCgroup(name: "policyc-\(ProcessControl.pid())")
+        ContainerCgroup.removeStale()
+        _ = try ProcessControl.spawnCleaner(cgroupDirs: cgroup.directories)
+        do {
+            try cgroup.create(limits: container)
+        } catch {
+            cgroup.remove()
+            throw RunError(description: "setting up the container's cgroup failed: \(error)")
+        }
+        return cgroup
     }
 
     /// Root inside maps to the caller: all of root's ids when run as root, the caller's own

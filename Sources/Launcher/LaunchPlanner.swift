@@ -45,6 +45,8 @@ public struct RunOptions: Sendable {
     public var initProcess: Bool
     /// The terminal to give the container (`--tty`), set by the runner.
     public var terminalFD: Int32?
+    /// Files through which the child joins its cgroup(s), set by the runner.
+    public var cgroupJoinFiles: [String] = []
 
     public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false, initProcess: Bool = false) {
         self.rootfs = rootfs
@@ -63,36 +65,40 @@ public struct PlanError: Error, CustomStringConvertible {
 /// bounding set, groups and ids, final capabilities, no_new_privs, Landlock, LSM label,
 /// seccomp, execve — in that order.
 public struct LaunchPlanner {
-    public let filter: CompiledFilter
+    public let profile: RunProfile
     public let options: RunOptions
     public let host: HostFacts
 
-    public init(filter: CompiledFilter, options: RunOptions, host: HostFacts) {
-        self.filter = filter
+    public init(profile: RunProfile, options: RunOptions, host: HostFacts) {
+        self.profile = profile
         self.options = options
         self.host = host
     }
 
-    var policy: Policy { filter.policy }
-    var namespaces: [String] { OCIFragmentEmitter.defaultNamespaces(policy) }
-    var usesUserNamespace: Bool { host.rootless || namespaces.contains("user") }
+    public init(filter: CompiledFilter, options: RunOptions, host: HostFacts) {
+        self.init(profile: RunProfile(filter), options: options, host: host)
+    }
+
+    var container: ContainerSpec { profile.container }
+    var namespaces: [String] { profile.namespaces }
+    public var usesUserNamespace: Bool { host.rootless || namespaces.contains("user") }
     /// "host": a read-only view of the host's system directories.
-    public var rootfs: String { options.rootfs ?? policy.container.rootfs ?? "host" }
+    public var rootfs: String { options.rootfs ?? container.rootfs ?? "host" }
     var newRoot: String { rootfs == "host" ? "/tmp" : rootfs }
 
     // Linux flags (linux/mount.h, linux/sched.h).
     static let MS_RDONLY: UInt = 1, MS_NOSUID: UInt = 2, MS_NODEV: UInt = 4, MS_NOEXEC: UInt = 8
     static let MS_REMOUNT: UInt = 32, MS_BIND: UInt = 4096, MS_REC: UInt = 16384, MS_PRIVATE: UInt = 1 << 18
     static let MS_STRICTATIME: UInt = 1 << 24
-    static let cloneFlags: [String: Int32] = [
+    static let CLONE_NEWCGROUP: Int32 = 0x0200_0000
+    static let cloneFlags: [String: UInt64] = [
         "mount": 0x0002_0000, "uts": 0x0400_0000, "ipc": 0x0800_0000, "user": 0x1000_0000,
-        "pid": 0x2000_0000, "net": 0x4000_0000, "cgroup": 0x0200_0000,
+        "pid": 0x2000_0000, "net": 0x4000_0000, "time": 0x80,
     ]
 
-    public func cloneFlags() throws(PlanError) -> Int32 {
-        if namespaces.contains("time") {
-            throw PlanError(message: "the time namespace is not supported by policyc run yet; remove 'time' from container.namespaces")
-        }
+    /// The namespaces the clone creates; the cgroup namespace comes later, by unshare, once the
+    /// child is in its cgroup, so that the container sees that cgroup as its root.
+    public func cloneFlags() -> UInt64 {
         var flags = Self.cloneFlags["mount"]!
         for ns in namespaces { flags |= Self.cloneFlags[ns] ?? 0 }
         if usesUserNamespace { flags |= Self.cloneFlags["user"]! }
@@ -100,27 +106,23 @@ public struct LaunchPlanner {
     }
 
     public func plan() throws(PlanError) -> [LaunchStep] {
-        var steps = options.terminalFD.map { [LaunchStep.terminal(fd: $0)] } ?? []
+        var steps = options.cgroupJoinFiles.map { LaunchStep.joinCgroup($0) }
+        if namespaces.contains("cgroup") { steps.append(.unshare(flags: Self.CLONE_NEWCGROUP)) }
+        if let fd = options.terminalFD { steps.append(.terminal(fd: fd)) }
         steps += try mountSteps()
         steps.append(.pivotRoot(newRoot))
-        steps.append(.chdir(policy.container.cwd ?? "/"))
-        if namespaces.contains("uts") { steps.append(.sethostname(policy.container.hostname ?? policy.name)) }
+        steps.append(.chdir(container.cwd ?? "/"))
+        if namespaces.contains("uts") { steps.append(.sethostname(container.hostname ?? profile.name)) }
         steps += rlimitSteps()
         steps += credentialSteps()
-        if policy.noNewPrivileges ?? true { steps.append(.noNewPrivileges) }
+        if profile.noNewPrivileges { steps.append(.noNewPrivileges) }
         steps += try landlockSteps()
         steps += try lsmSteps()
         // Forked before the filter so that the init runs under it too.
         if options.initProcess { steps.append(.initProcess) }
-        steps.append(.seccomp(filter: filter.program.bytes, flags: seccompFlags))
+        steps.append(.seccomp(filter: profile.seccompFilter, flags: profile.seccompFlags))
         steps.append(try execStep())
         return steps
-    }
-
-    var seccompFlags: UInt32 {
-        let known: [String: UInt32] = ["SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
-                                       "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32]
-        return filter.ir.flags.reduce(0) { $0 | (known[$1] ?? 0) }
     }
 
     // MARK: mounts
@@ -193,7 +195,7 @@ public struct LaunchPlanner {
 
     func policyMounts(_ r: String) throws(PlanError) -> [LaunchStep] {
         var steps: [LaunchStep] = []
-        for m in policy.container.mounts ?? [] {
+        for m in container.mounts ?? [] {
             let target = r + m.destination
             let flags = m.options.reduce(UInt(0)) { $0 | (Self.optionFlags[$1] ?? 0) }
             let data = m.options.filter { Self.optionFlags[$0] == nil && $0 != "rbind" && $0 != "bind" && $0 != "rw" }.joined(separator: ",")
@@ -236,14 +238,14 @@ public struct LaunchPlanner {
     ]
 
     func rlimitSteps() -> [LaunchStep] {
-        (policy.container.rlimits ?? [:]).sorted { $0.key < $1.key }.compactMap { name, value in
+        (container.rlimits ?? [:]).sorted { $0.key < $1.key }.compactMap { name, value in
             Self.rlimitNumbers[name].map { LaunchStep.setrlimit(resource: $0, soft: value, hard: value) }
         }
     }
 
     func credentialSteps() -> [LaunchStep] {
-        let caps = filter.capabilities
-        let uid = policy.container.uid ?? 0, gid = policy.container.gid ?? 0
+        let caps = profile.capabilities
+        let uid = container.uid ?? 0, gid = container.gid ?? 0
         var steps: [LaunchStep] = [.dropBoundingCapabilities(keep: caps.bounding)]
         if !host.rootless { steps.append(.setgroupsEmpty) }
         steps += [.setgid(gid), .keepCapabilities, .setuid(uid),
@@ -267,11 +269,11 @@ public struct LaunchPlanner {
     static let execRights: UInt64 = 1 << 0 | readRights            // EXECUTE
 
     func landlockSteps() throws(PlanError) -> [LaunchStep] {
-        let fs = policy.filesystem
-        let tcp = policy.network.flatMap { !$0.tcpBind.isEmpty || !$0.tcpConnect.isEmpty ? $0 : nil }
-        guard fs != nil || tcp != nil else { return [] }
-        let minimum = policy.landlock?.minimumAbi ?? (tcp != nil ? 4 : 1)
-        let required = policy.landlock?.required ?? true
+        let fs = profile.filesystem
+        let tcp = !profile.tcpBind.isEmpty || !profile.tcpConnect.isEmpty
+        guard fs != nil || tcp else { return [] }
+        let minimum = profile.landlockMinimumAbi ?? (tcp ? 4 : 1)
+        let required = profile.landlockRequired ?? true
         let abi = host.landlockABI
         if abi < minimum {
             if required {
@@ -280,23 +282,23 @@ public struct LaunchPlanner {
             if abi == 0 { return [] }
         }
         let all = Self.fsRights(abi: abi)
-        let handledNet: UInt64 = tcp != nil && abi >= 4 ? 3 : 0
+        let handledNet: UInt64 = tcp && abi >= 4 ? 3 : 0
         var steps: [LaunchStep] = [.landlockCreate(handledFS: fs != nil ? all : 0, handledNet: handledNet, scoped: 0,
                                                    attrSize: abi >= 6 ? 24 : (abi >= 4 ? 16 : 8))]
         if let fs {
             let write = all & ~(1 << 0)
-            for path in fs.read { steps.append(.landlockPath(path.value, access: Self.readRights)) }
-            for path in fs.write { steps.append(.landlockPath(path.value, access: write)) }
-            for path in fs.exec { steps.append(.landlockPath(path.value, access: Self.execRights)) }
+            for path in fs.read { steps.append(.landlockPath(path, access: Self.readRights)) }
+            for path in fs.write { steps.append(.landlockPath(path, access: write)) }
+            for path in fs.exec { steps.append(.landlockPath(path, access: Self.execRights)) }
             // Every process needs its terminal, /dev/null and its own /proc; exec needs the
             // dynamic loader, which the kernel opens for execution.
             steps.append(.landlockPath("/dev", access: Self.readRights | 1 << 1 | (abi >= 3 ? 1 << 14 : 0) | (abi >= 5 ? 1 << 15 : 0)))
             steps.append(.landlockPath("/proc", access: Self.readRights))
             for dir in Self.loaderDirectories { steps.append(.landlockPath(dir, access: Self.execRights, optional: true)) }
         }
-        if let tcp, handledNet != 0 {
-            for port in tcp.tcpBind { steps.append(.landlockPort(port.value, access: 1)) }
-            for port in tcp.tcpConnect { steps.append(.landlockPort(port.value, access: 2)) }
+        if handledNet != 0 {
+            for port in profile.tcpBind { steps.append(.landlockPort(port, access: 1)) }
+            for port in profile.tcpConnect { steps.append(.landlockPort(port, access: 2)) }
         }
         steps.append(.landlockRestrict)
         return steps
@@ -306,10 +308,9 @@ public struct LaunchPlanner {
 
     func lsmSteps() throws(PlanError) -> [LaunchStep] {
         var steps: [LaunchStep] = []
-        let fragment = OCIFragmentEmitter(filter)
         let wanted: [(LSM, Bool, String, String)] = [
-            (.apparmor, policy.apparmor != nil, "/proc/self/attr/apparmor/exec", "exec " + fragment.apparmorProfile),
-            (.selinux, policy.selinux != nil, "/proc/self/attr/exec", SELinuxLabel(policy: policy).context),
+            (.apparmor, profile.apparmorRequested, "/proc/self/attr/apparmor/exec", "exec " + profile.apparmorProfile),
+            (.selinux, profile.selinuxRequested, "/proc/self/attr/exec", profile.selinuxContext),
         ]
         for (lsm, requested, path, value) in wanted {
             if host.enabledLSMs.contains(lsm) {
@@ -324,7 +325,7 @@ public struct LaunchPlanner {
     // MARK: exec
 
     var environment: [String] {
-        let env = policy.container.env ?? [("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")]
+        let env = container.env ?? [("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")]
         var list = env.map { "\($0.0)=\($0.1)" }
         if !env.contains(where: { $0.0 == "HOME" }) { list.append("HOME=/") }
         if !env.contains(where: { $0.0 == "TERM" }) { list.append("TERM=xterm") }

@@ -6,6 +6,14 @@ public struct CapabilitySets: Hashable, Sendable {
     public var inheritable: UInt64
     public var ambient: UInt64
 
+    public init(bounding: UInt64, effective: UInt64, permitted: UInt64, inheritable: UInt64, ambient: UInt64) {
+        self.bounding = bounding
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.ambient = ambient
+    }
+
     public static let all: UInt64 = (1 << UInt64(Capabilities.names.count)) - 1
 
     public static func mask(_ names: Set<String>) -> UInt64 {

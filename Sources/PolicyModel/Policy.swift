@@ -155,6 +155,13 @@ public struct MountSpec: Sendable {
     public var source: String?
     public var destination: String
     public var options: [String]
+
+    public init(type: String, source: String?, destination: String, options: [String]) {
+        self.type = type
+        self.source = source
+        self.destination = destination
+        self.options = options
+    }
 }
 
 public struct ContainerSpec: Sendable {

@@ -1,6 +1,17 @@
 import Foundation
 import Yams
 
+/// A file a loaded policy depends on: its bytes, or nil when its absence decided the search.
+public struct PolicyInput: Equatable, Sendable {
+    public let path: String
+    public let contents: [UInt8]?
+
+    public init(path: String, contents: [UInt8]?) {
+        self.path = path
+        self.contents = contents
+    }
+}
+
 /// Reads a policy file, resolves `extends` through the search path, merges parents.
 public final class PolicyLoader {
     public static let maxFileSize = 4 << 20
@@ -8,6 +19,9 @@ public final class PolicyLoader {
     private let includeDirs: [String]
     private let shipped: [String: String]
     public let diagnostics: DiagnosticBag
+    /// Every file whose contents, or absence, the result depends on: what a cache of the
+    /// compiled policy must find unchanged.
+    public private(set) var inputs: [PolicyInput] = []
 
     /// - Parameters:
     ///   - includeDirs: `-I` directories, searched before the shipped policies.
@@ -69,6 +83,7 @@ public final class PolicyLoader {
             diagnostics.error(start, "the file is not UTF-8 text")
             return nil
         }
+        inputs.append(PolicyInput(path: path, contents: [UInt8](data)))
         return text
     }
 
@@ -142,6 +157,7 @@ public final class PolicyLoader {
                 if FileManager.default.fileExists(atPath: path) {
                     return loadFile(path: path, label: Self.displayPath(path), stack: stack, reference: reference.location)
                 }
+                inputs.append(PolicyInput(path: path, contents: nil))
             }
         }
         if let text = shipped[ref] {

@@ -6,6 +6,7 @@ import PolicyModel
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compile",
         abstract: "Compile a policy, after running its tests: NAME.bpf, NAME.seccomp.json, NAME.oci.json, NAME.apparmor, NAME.cil, NAME.k8s.yaml.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -108,7 +109,9 @@ struct Compile: ParsableCommand {
 }
 
 struct Explain: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the verdict for one syscall and the rule that decides it.")
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Show the verdict for one syscall and the rule that decides it.")
 
     @OptionGroup var options: PolicyOptions
     @Argument(help: "Policy file or profile.") var file: String
@@ -132,7 +135,9 @@ struct Explain: ParsableCommand {
 }
 
 struct Disasm: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a filter as readable BPF.")
+    static let configuration = CommandConfiguration(
+        commandName: "disasm",
+        abstract: "Print a filter as readable BPF.")
 
     @OptionGroup var options: PolicyOptions
     @Argument(help: "A raw filter (.bpf) or a policy to compile.") var file: String

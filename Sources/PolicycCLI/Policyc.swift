@@ -15,7 +15,12 @@ public struct Policyc: ParsableCommand {
 
     /// Runs the command line; exits 0, 1 (invalid policy, failed test) or 2 (usage).
     public static func entry(_ arguments: [String]? = nil) -> Never {
+        let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
         do {
+            if arguments.first == "run", let run = RunRequest.parseQuickly(arguments.dropFirst()) {
+                try run.run()
+                Foundation.exit(0)
+            }
             var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)
@@ -38,18 +43,25 @@ struct PolicyOptions: ParsableArguments {
 
     /// Loads and compiles, printing every diagnostic; exits 1 on errors.
     func compile(_ path: String) throws -> CompiledFilter {
+        try compileRecordingInputs(path).filter
+    }
+
+    /// `compile`, also giving the files read (for the profile cache) and the warnings printed;
+    /// nil `path` is the shipped default policy.
+    func compileRecordingInputs(_ path: String?) throws -> (filter: CompiledFilter, inputs: [PolicyInput], warnings: String) {
         let diagnostics = DiagnosticBag()
         let loader = PolicyLoader(includeDirs: includeDirs, shipped: ShippedPolicies.all, diagnostics: diagnostics)
-        let filter = loader.load(path: path).flatMap { CompiledFilter.compile($0, diagnostics: diagnostics) }
+        let policy = path.map { loader.load(path: $0) } ?? loader.load(text: ShippedPolicies.all["default"]!, label: "Policies/default.yaml")
+        let filter = policy.flatMap { CompiledFilter.compile($0, diagnostics: diagnostics) }
         report(diagnostics.items)
         guard let filter, !diagnostics.hasErrors else { throw ExitCode(1) }
-        return filter
+        return (filter, loader.inputs, diagnostics.items.map { $0.description + "\n" }.joined())
     }
 }
 
 func report(_ diagnostics: [Diagnostic]) {
     guard !diagnostics.isEmpty else { return }
-    FileHandle.standardError.write(Data(diagnostics.map { $0.description + "\n" }.joined().utf8))
+    System.writeStderr(diagnostics.map { $0.description + "\n" }.joined())
 }
 
 func printOut(_ text: String) {
@@ -64,7 +76,9 @@ func runTests(_ filter: CompiledFilter) throws {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a policy and run its tests without writing anything.")
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate a policy and run its tests without writing anything.")
 
     @OptionGroup var options: PolicyOptions
     @Argument(help: "Policy file (YAML) or Docker/OCI seccomp profile (JSON).") var file: String
@@ -78,6 +92,7 @@ struct Check: ParsableCommand {
 
 struct Bundle: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bundle",
         abstract: "Write an OCI bundle config (BUNDLE/config.json) that runc runs as is.")
 
     @OptionGroup var options: PolicyOptions
@@ -122,7 +137,9 @@ struct Bundle: ParsableCommand {
 }
 
 struct Groups: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the syscall groups (@name), or the syscalls of one.")
+    static let configuration = CommandConfiguration(
+        commandName: "groups",
+        abstract: "List the syscall groups (@name), or the syscalls of one.")
 
     @Argument(help: "A group, e.g. @network-io.") var name: String?
 

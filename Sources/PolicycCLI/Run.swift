@@ -3,9 +3,11 @@ import Foundation
 import Launcher
 import PolicyCompiler
 import PolicyModel
+import SystemLayer
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a command in a container under a policy; exits with the command's status.")
 
     @OptionGroup var options: PolicyOptions
@@ -15,11 +17,80 @@ struct Run: ParsableCommand {
     @Flag(help: "Run without an AppArmor or SELinux label the policy asks for when the kernel lacks that LSM.") var lsmOptional = false
     @Flag(name: .shortAndLong, help: "Give the command a pseudo-terminal relayed to this one.") var tty = false
     @Flag(name: .customLong("init"), help: "Run a minimal init as pid 1 that reaps zombies and forwards signals.") var initProcess = false
+    @Flag(help: "Compile the policy even when the profile cache has it unchanged (see POLICYC_CACHE_DIR).") var noCache = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
+
+    /// The same request the quick path makes.
+    var request: RunRequest {
+        RunRequest(includeDirs: options.includeDirs, policy: policy, rootfs: rootfs, bundle: bundle, lsmOptional: lsmOptional,
+                   tty: tty, initProcess: initProcess, noCache: noCache, command: command)
+    }
+
+    func validate() throws { try request.validate() }
+
+    func run() throws { try request.run() }
+}
+
+/// What `policyc run` was asked to do, from ArgumentParser (`Run`) or the quick path.
+struct RunRequest: Equatable {
+    var includeDirs: [String] = []
+    var policy: String?
+    var rootfs: String?
+    var bundle: String?
+    var lsmOptional = false
+    var tty = false
+    var initProcess = false
+    var noCache = false
+    var command: [String] = []
 
     func validate() throws {
         if command.isEmpty && bundle == nil { throw ValidationError("give the command to run after --, e.g. policyc run -- /bin/sh -c id") }
         if bundle != nil && rootfs != nil { throw ValidationError("--bundle brings its own rootfs; drop --rootfs") }
+    }
+
+    /// `policyc run` is on the path of every container start, and ArgumentParser's reflection
+    /// costs about a millisecond of it; a plain command line (each option once, values as
+    /// separate words, the command after `--`) is read here instead. Anything else (help,
+    /// `--name=value`, a repeated or unknown option, no `--`, what `validate()` refuses) gives
+    /// nil and goes through ArgumentParser, and a test holds the two to the same result.
+    static func parseQuickly(_ arguments: ArraySlice<String>) -> RunRequest? {
+        var request = RunRequest()
+        var rest = arguments
+        while let word = rest.popFirst() {
+            switch word {
+            case "--":
+                request.command = Array(rest)
+                return (try? request.validate()) != nil ? request : nil
+            case "-I":
+                guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
+                request.includeDirs.append(value)
+            case "--policy", "--rootfs", "--bundle":
+                guard let value = rest.popFirst(), !value.hasPrefix("-"), request.setOnce(word, value) else { return nil }
+            case "--lsm-optional", "--tty", "-t", "--init", "--no-cache":
+                guard request.setOnce(word, nil) else { return nil }
+            default:
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Sets the option `name` (a flag when `value` is nil); false when it was set already.
+    private mutating func setOnce(_ name: String, _ value: String?) -> Bool {
+        func once<T>(_ field: inout T, _ unset: T, _ new: T) -> Bool where T: Equatable {
+            guard field == unset else { return false }
+            field = new
+            return true
+        }
+        switch name {
+        case "--policy": return once(&policy, nil, value)
+        case "--rootfs": return once(&rootfs, nil, value)
+        case "--bundle": return once(&bundle, nil, value)
+        case "--lsm-optional": return once(&lsmOptional, false, true)
+        case "--init": return once(&initProcess, false, true)
+        case "--no-cache": return once(&noCache, false, true)
+        default: return once(&tty, false, true)
+        }
     }
 
     /// What an OCI bundle's config.json says about the process and its root.
@@ -46,40 +117,42 @@ struct Run: ParsableCommand {
                              env: env, cwd: process?["cwd"] as? String, hostname: config["hostname"] as? String)
     }
 
-    func run() throws {
-        let compiled: CompiledFilter
-        if let policy {
-            compiled = try options.compile(policy)
-        } else {
-            let bag = DiagnosticBag()
-            let loader = PolicyLoader(includeDirs: options.includeDirs, shipped: ShippedPolicies.all, diagnostics: bag)
-            guard let loaded = loader.load(text: ShippedPolicies.all["default"]!, label: "Policies/default.yaml")
-                .flatMap({ CompiledFilter.compile($0, diagnostics: bag) }) else {
-                report(bag.items)
-                throw ExitCode(1)
-            }
-            compiled = loaded
+    /// The compiled profile: from the cache when the policy and everything it extends are
+    /// unchanged, else compiled (and cached). Warnings are printed either way.
+    func profile() throws -> RunProfile {
+        let cache = noCache ? nil : ProfileCache.standard()
+        let key = ProfileCache.key(policy: policy ?? "<shipped>/default", includeDirs: includeDirs)
+        if let cache, let key, let entry = cache.lookup(key: key) {
+            System.writeStderr(entry.warnings)
+            return entry.profile
         }
-        var filter = compiled
+        var options = PolicyOptions()
+        options.includeDirs = includeDirs
+        let (filter, inputs, warnings) = try options.compileRecordingInputs(policy)
+        let profile = RunProfile(filter)
+        if let cache, let key { cache.store(key: key, inputs: inputs, entry: .init(profile: profile, warnings: warnings)) }
+        return profile
+    }
+
+    func run() throws {
+        var profile = try profile()
         var rootfs = self.rootfs, command = self.command
         if let bundle {
             let config = try readBundle(bundle)
-            var policy = filter.policy
             rootfs = config.rootfs
             if command.isEmpty { command = config.args }
-            policy.container.env = policy.container.env ?? config.env
-            policy.container.cwd = policy.container.cwd ?? config.cwd
-            policy.container.hostname = policy.container.hostname ?? config.hostname
-            filter = CompiledFilter(policy: policy, ir: filter.ir, program: filter.program, capabilities: filter.capabilities)
+            profile.container.env = profile.container.env ?? config.env
+            profile.container.cwd = profile.container.cwd ?? config.cwd
+            profile.container.hostname = profile.container.hostname ?? config.hostname
             guard !command.isEmpty else { throw ValidationError("the bundle's process.args is empty; give the command after --") }
         }
-        let runner = ContainerRunner(filter: filter, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess))
+        let runner = ContainerRunner(profile: profile, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess))
         do {
             throw ExitCode(try runner.run(tty: tty))
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            FileHandle.standardError.write(Data("policyc: \(error)\n".utf8))
+            System.writeStderr("policyc: \(error)\n")
             throw ExitCode(1)
         }
     }

@@ -30,6 +30,11 @@ public enum LaunchStep: Equatable, Sendable {
     case initProcess
     /// The terminal `fd` becomes the controlling terminal and standard streams.
     case terminal(fd: Int32)
+    /// The child moves itself into a cgroup through this file (`tasks` on v1, `cgroup.procs`
+    /// on v2); skipped when clone3 placed it there already.
+    case joinCgroup(String)
+    /// unshare(2) with these CLONE_NEW* flags.
+    case unshare(flags: Int32)
 
     /// A short name for messages: "pivot_root", "seccomp", ...
     public var name: String {
@@ -59,6 +64,8 @@ public enum LaunchStep: Equatable, Sendable {
         case .touch(let path): return "create \(path)"
         case .initProcess: return "fork of the init process"
         case .terminal: return "controlling terminal"
+        case .joinCgroup(let path): return "join cgroup \(path)"
+        case .unshare: return "unshare"
         }
     }
 }
@@ -76,8 +83,9 @@ public final class LaunchedChild {
         public var description: String { "\(step) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
     }
 
-    /// Prepares every byte, then clones. The child waits until `release()`.
-    public init(cloneFlags: Int32, steps: [LaunchStep]) throws(SystemError) {
+    /// Prepares every byte, then clones: into the cgroup directory `cgroupFD` (v2) when given;
+    /// with `waitForRelease` the child waits for `release()` before its first step.
+    public init(cloneFlags: UInt64, cgroupFD: Int32? = nil, waitForRelease: Bool, steps: [LaunchStep]) throws(SystemError) {
         var cSteps: [pc_step] = []
         var arena: [UnsafeMutableRawPointer] = []
         func str(_ s: String?) -> UnsafePointer<CChar>? {
@@ -128,13 +136,16 @@ public final class LaunchedChild {
             case .touch(let path): s.op = Int32(PC_TOUCH.rawValue); s.a = str(path)
             case .initProcess: s.op = Int32(PC_INIT.rawValue)
             case .terminal(let fd): s.op = Int32(PC_TTY.rawValue); s.x = UInt64(fd)
+            case .joinCgroup(let path): s.op = Int32(PC_JOIN_CGROUP.rawValue); s.a = str(path)
+            case .unshare(let flags): s.op = Int32(PC_UNSHARE.rawValue); s.x = UInt64(UInt32(bitPattern: flags))
             case .exec(let path, let argv, let env):
                 s.op = Int32(PC_EXEC.rawValue); s.a = str(path); s.argv = vector(argv); s.envp = vector(env)
             }
             cSteps.append(s)
         }
         var errorFD: Int32 = -1, syncFD: Int32 = -1
-        let pid = cSteps.withUnsafeBufferPointer { pc_launch(cloneFlags, $0.baseAddress, Int32($0.count), &errorFD, &syncFD) }
+        var spec = pc_clone_spec(flags: cloneFlags, cgroup_fd: cgroupFD ?? -1, wait: waitForRelease ? 1 : 0)
+        let pid = cSteps.withUnsafeBufferPointer { pc_launch(&spec, $0.baseAddress, Int32($0.count), &errorFD, &syncFD) }
         guard pid > 0 else {
             arena.forEach { free($0) }
             throw SystemError("clone", -pid)
@@ -148,12 +159,15 @@ public final class LaunchedChild {
 
     private let steps: [LaunchStep]
 
-    /// Lets the child run its steps; returns the failure it reports, or nil once it has exec'd.
+    /// Lets a waiting child run its steps; returns the failure it reports, or nil once it has
+    /// exec'd.
     public func release() -> StepFailure? {
-        var go: UInt8 = 1
-        _ = write(syncFD, &go, 1)
-        close(syncFD)
-        syncFD = -1
+        if syncFD >= 0 {
+            var go: UInt8 = 1
+            _ = write(syncFD, &go, 1)
+            close(syncFD)
+            syncFD = -1
+        }
         var failure = pc_launch_error()
         var n: Int
         repeat { n = read(errorFD, &failure, MemoryLayout<pc_launch_error>.size) } while n < 0 && errno == EINTR
@@ -226,6 +240,14 @@ extension System {
         guard n >= 0 else { throw SystemError("write \(path)", errno) }
     }
 
+    public static func openDirectory(_ path: String) throws(SystemError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open \(path)", errno) }
+        return fd
+    }
+
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
     public static func makeDirectory(_ path: String) throws(SystemError) {
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw SystemError("mkdir \(path)", errno) }
     }
@@ -277,14 +299,16 @@ extension System {
 }
 
 extension ProcessControl {
-    /// posix_spawn + waitpid, output to /dev/null: a process launch with nothing of
-    /// Foundation's own in between, for timing other programs.
-    public static func spawnAndWait(_ argv: [String]) -> ExitStatus {
+    /// posix_spawn + waitpid, output to /dev/null, `files` opened read-only at the given
+    /// descriptors: a process launch with nothing of Foundation's own in between, for timing
+    /// other programs.
+    public static func spawnAndWait(_ argv: [String], files: [Int32: String] = [:]) -> ExitStatus {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        for (fd, path) in files { posix_spawn_file_actions_addopen(&actions, fd, path, O_RDONLY, 0) }
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         var pid: pid_t = 0
@@ -318,5 +342,117 @@ public final class PseudoTerminal {
     deinit {
         closeSlave()
         close(master)
+    }
+}
+
+/// What identifies a file's version cheaply: a rebuilt binary gets another one.
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64, inode: UInt64, size: Int64, modifiedSeconds: Int, modifiedNanoseconds: Int
+}
+
+extension System {
+    public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+
+    public static func currentDirectory() -> String? {
+        guard let p = getcwd(nil, 0) else { return nil }
+        defer { Glibc.free(p) }
+        return String(cString: p)
+    }
+
+    public static func effectiveUID() -> UInt32 { geteuid() }
+
+    public static func identity(of path: String) -> FileIdentity? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                            modifiedSeconds: st.st_mtim.tv_sec, modifiedNanoseconds: st.st_mtim.tv_nsec)
+    }
+
+    /// A whole file of at most `limit` bytes; nil when it is absent, larger or unreadable.
+    public static func readFile(_ path: String, limit: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        return readAll(fd, limit: limit)
+    }
+
+    /// Like `readFile`, but only a regular file (not a symlink) that the effective user owns
+    /// and nobody else may write: a cache must not take bytes another user could have planted.
+    public static func readPrivateFile(_ path: String, limit: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, isPrivate(st) else { return nil }
+        return readAll(fd, limit: limit)
+    }
+
+    private static func isPrivate(_ st: stat) -> Bool { st.st_uid == geteuid() && st.st_mode & 0o022 == 0 }
+
+    private static func readAll(_ fd: Int32, limit: Int) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { return bytes }
+            bytes += chunk.prefix(n)
+            if bytes.count > limit { return nil }
+        }
+    }
+
+    /// A directory only the effective user can write, made (with its parents) when missing;
+    /// false when it exists with looser ownership or permissions, or cannot be made.
+    public static func makePrivateDirectory(_ path: String) -> Bool {
+        var st = stat()
+        if lstat(path, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR && isPrivate(st) }
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !parent.isEmpty, access(parent, F_OK) != 0 {
+            _ = makeParents(parent)
+        }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else { return false }
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR && isPrivate(st)
+    }
+
+    private static func makeParents(_ path: String) -> Bool {
+        if access(path, F_OK) == 0 { return true }
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !parent.isEmpty { _ = makeParents(parent) }
+        return mkdir(path, 0o755) == 0 || errno == EEXIST
+    }
+
+    /// Writes `bytes` to `path` by rename from a temporary file: readers see the old file or
+    /// the whole new one. Mode 0600.
+    public static func replaceFile(_ path: String, with bytes: [UInt8]) throws(SystemError) {
+        let temporary = "\(path).\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SystemError("open \(temporary)", errno) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else {
+                let e = errno
+                Glibc.close(fd)
+                unlink(temporary)
+                throw SystemError("write \(temporary)", e)
+            }
+            done += n
+        }
+        Glibc.close(fd)
+        guard rename(temporary, path) == 0 else {
+            let e = errno
+            unlink(temporary)
+            throw SystemError("rename \(temporary)", e)
+        }
+    }
+
+    public static func removeFile(_ path: String) { unlink(path) }
+
+    /// Modification time in seconds, for evicting the oldest cache entries.
+    public static func modifiedSeconds(_ path: String) -> Int? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? st.st_mtim.tv_sec : nil
     }
 }

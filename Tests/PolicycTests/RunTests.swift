@@ -35,21 +35,25 @@ import Testing
         case .exec: return "exec"
         case .initProcess: return "init"
         case .terminal: return "terminal"
+        case .joinCgroup: return "join cgroup"
+        case .unshare: return "unshare"
         }
     }
 
     @Test func launchSequenceIsInTheDocumentedOrder() throws {
         let filter = try #require(compile(path: Paths.policies + "/webserver.yaml").0)
-        let planner = LaunchPlanner(filter: filter, options: RunOptions(command: ["env"], lsmOptional: true), host: Self.fakeHost)
+        var options = RunOptions(command: ["env"], lsmOptional: true)
+        options.cgroupJoinFiles = ["/sys/fs/cgroup/memory/x/tasks"]
+        let planner = LaunchPlanner(filter: filter, options: options, host: Self.fakeHost)
         var order: [String] = []
         for step in try planner.plan() where order.last != Self.kind(step) { order.append(Self.kind(step)) }
-        #expect(order == ["mounts", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
+        #expect(order == ["join cgroup", "unshare", "mounts", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
                           "keepcaps", "setuid", "capset", "no_new_privs", "landlock", "seccomp", "exec"])
         guard case .exec(let path, let argv, _) = try planner.plan().last else { Issue.record("no exec"); return }
         #expect(path == "/usr/bin/env" && argv == ["env"])
-        let expected: Int32 = 0x0002_0000 | 0x2000_0000 | 0x0400_0000 | 0x0800_0000 | 0x4000_0000 | 0x0200_0000
-        let flags = try planner.cloneFlags()
-        #expect(flags == expected)
+        // The cgroup namespace is unshared after the join, not cloned.
+        #expect(planner.cloneFlags() == 0x0002_0000 | 0x2000_0000 | 0x0400_0000 | 0x0800_0000 | 0x4000_0000)
+        #expect(try planner.plan().first(where: { Self.kind($0) == "unshare" }) == .unshare(flags: 0x0200_0000))
     }
 
     @Test func cgroupSettingsForBothLayouts() {
@@ -176,6 +180,33 @@ import Testing
         #expect(status == 137, "\(err)")
         #expect(err.contains("OOM killer"), "\(err)")
         #expect(leftoverCgroups().isEmpty)
+    }
+
+    /// The child joins its cgroup before anything else, then gets a cgroup namespace rooted
+    /// there: inside, its cgroup is "/" and the limits are those of the policy.
+    @Test func containerSeesItsOwnCgroupAsRoot() throws {
+        let (dir, policy) = try limitedPolicy()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = "cat /proc/self/cgroup"
+        let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", script])
+        #expect(status == 0, "\(err)")
+        let lines = out.split(separator: "\n")
+        let controllers = lines.filter { $0.contains(":memory:") || $0.contains(":pids:") || $0.hasPrefix("0::") }
+        #expect(!controllers.isEmpty && controllers.allSatisfy { $0.hasSuffix(":/") }, "\(out)")
+        #expect(!out.contains("policyc-"), "the host's cgroup path shows inside:\n\(out)")
+        #expect(leftoverCgroups().isEmpty)
+    }
+
+    /// `time` in container.namespaces: a new time namespace (clone3), not the host's.
+    @Test func timeNamespaceWhenAsked() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("policyc: v1\nname: timens\nextends: [default]\ncontainer:\n  namespaces: [pid, mount, uts, ipc, net, cgroup, time]\n".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/t.yaml"))
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/time")
+        let (status, out, err) = try runContainer(["run", "--policy", dir + "/t.yaml", "--", "/bin/sh", "-c", "ls -l /proc/self/ns/time; cat /proc/uptime"])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("time:[") && !out.contains(host), "host \(host), inside:\n\(out)")
     }
 
     @Test func pidsLimitStopsAForkBomb() throws {

@@ -67,11 +67,12 @@ func sampleArguments(for ir: FilterIR, nr: UInt32, abi: ArchIR, rng: inout Split
 }
 
 /// Runs the policyc binary; returns exit status, stdout and stderr.
-func runPolicyc(_ arguments: [String], cwd: String? = nil) throws -> (Int32, String, String) {
+func runPolicyc(_ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> (Int32, String, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Paths.binary)
     process.arguments = arguments
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

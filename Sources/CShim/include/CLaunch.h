@@ -33,6 +33,9 @@ enum pc_op {
     PC_TTY,              /* setsid; make fd x the controlling terminal and stdin/out/err */
     PC_INIT,             /* fork: the child goes on; the parent becomes a minimal init that runs
                             the remaining steps except exec, then reaps and forwards signals */
+    PC_JOIN_CGROUP,      /* write "0" to file a: the child moves itself into a cgroup; skipped
+                            when clone3 already placed it there (CLONE_INTO_CGROUP) */
+    PC_UNSHARE,          /* unshare(x) */
 };
 
 #define PC_STEP_OPTIONAL 1  /* ENOENT is not a failure (masked paths that may not exist) */
@@ -53,10 +56,16 @@ typedef struct {
     int32_t err;   /* its errno */
 } pc_launch_error;
 
-/* Clones a child into the namespaces of `clone_flags`; it waits for one byte on the sync pipe,
- * then runs `steps`. Returns the pid (or -errno); *error_fd reads pc_launch_error records (EOF
- * once exec succeeded), *sync_fd releases the child (write a byte, then close). */
-pid_t pc_launch(int clone_flags, const pc_step *steps, int count, int *error_fd, int *sync_fd);
+typedef struct {
+    uint64_t flags;       /* CLONE_NEW* namespaces (CLONE_NEWTIME needs clone3) */
+    int32_t cgroup_fd;    /* >= 0: a cgroup v2 directory for CLONE_INTO_CGROUP */
+    int32_t wait;         /* the child waits for one byte on the sync pipe before its first step */
+} pc_clone_spec;
+
+/* Clones a child (clone3, or clone where clone3 is unavailable and not needed) and runs `steps`
+ * in it. Returns the pid (or -errno); *error_fd reads pc_launch_error records (EOF once exec
+ * succeeded); *sync_fd, when spec->wait, releases the child (write a byte, then close), else -1. */
+pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int *error_fd, int *sync_fd);
 
 /* A process that outlives policyc: when `watch_fd` reaches EOF (policyc exited, even by
  * SIGKILL), it kills what is left in the cgroup directories and removes them. */

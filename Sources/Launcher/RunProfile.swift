@@ -1,0 +1,251 @@
+import PolicyCompiler
+import PolicyModel
+
+/// Everything `policyc run` takes from a compiled policy: small enough to cache as bytes, so a
+/// launch need not parse YAML or generate code again.
+public struct RunProfile: Equatable, Sendable {
+    public var name: String
+    public var namespaces: [String]
+    public var container: ContainerSpec
+    public var noNewPrivileges: Bool
+    /// Landlock's filesystem intent; nil when the policy states none.
+    public var filesystem: PathRules?
+    public var tcpBind: [UInt16]
+    public var tcpConnect: [UInt16]
+    public var landlockMinimumAbi: Int?
+    public var landlockRequired: Bool?
+    public var apparmorRequested: Bool
+    public var apparmorProfile: String
+    public var selinuxRequested: Bool
+    public var selinuxContext: String
+    public var seccompFilter: [UInt8]
+    public var seccompFlags: UInt32
+    public var capabilities: CapabilitySets
+
+    public struct PathRules: Equatable, Sendable {
+        public var read: [String], write: [String], exec: [String]
+
+        public init(read: [String], write: [String], exec: [String]) {
+            self.read = read
+            self.write = write
+            self.exec = exec
+        }
+    }
+
+    static let seccompFlagBits: [String: UInt32] = ["SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
+                                                    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32]
+
+    public init(_ filter: CompiledFilter) {
+        let policy = filter.policy
+        name = policy.name
+        namespaces = OCIFragmentEmitter.defaultNamespaces(policy)
+        container = policy.container
+        noNewPrivileges = policy.noNewPrivileges ?? true
+        filesystem = policy.filesystem.map { PathRules(read: $0.read.map(\.value), write: $0.write.map(\.value), exec: $0.exec.map(\.value)) }
+        tcpBind = policy.network?.tcpBind.map(\.value) ?? []
+        tcpConnect = policy.network?.tcpConnect.map(\.value) ?? []
+        landlockMinimumAbi = policy.landlock?.minimumAbi
+        landlockRequired = policy.landlock?.required
+        apparmorRequested = policy.apparmor != nil
+        apparmorProfile = OCIFragmentEmitter(filter).apparmorProfile
+        selinuxRequested = policy.selinux != nil
+        selinuxContext = SELinuxLabel(policy: policy).context
+        seccompFilter = filter.program.bytes
+        seccompFlags = filter.ir.flags.reduce(0) { $0 | (Self.seccompFlagBits[$1] ?? 0) }
+        capabilities = filter.capabilities
+    }
+}
+
+// MARK: bytes
+
+extension RunProfile {
+    /// Equal when their bytes are: the container spec's environment is a list of tuples.
+    public static func == (a: RunProfile, b: RunProfile) -> Bool { a.encoded() == b.encoded() }
+
+    static let magic: [UInt8] = Array("policyc run profile 1\n".utf8)
+
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        w.raw(Self.magic)
+        w.string(name)
+        w.strings(namespaces)
+        w.container(container)
+        w.bool(noNewPrivileges)
+        w.optional(filesystem) { w, rules in w.strings(rules.read); w.strings(rules.write); w.strings(rules.exec) }
+        w.array(tcpBind) { w, port in w.u64(UInt64(port)) }
+        w.array(tcpConnect) { w, port in w.u64(UInt64(port)) }
+        w.optional(landlockMinimumAbi) { w, abi in w.u64(UInt64(abi)) }
+        w.optional(landlockRequired) { w, required in w.bool(required) }
+        w.bool(apparmorRequested)
+        w.string(apparmorProfile)
+        w.bool(selinuxRequested)
+        w.string(selinuxContext)
+        w.bytes(seccompFilter)
+        w.u64(UInt64(seccompFlags))
+        for mask in [capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient] { w.u64(mask) }
+        return w.bytes
+    }
+
+    /// nil when `bytes` is not a whole profile of this version.
+    public init?(decoding bytes: ArraySlice<UInt8>) {
+        var r = ByteReader(bytes)
+        guard r.raw(Self.magic.count) == Self.magic[...],
+              let name = r.string(), let namespaces = r.strings(), let container = r.container(),
+              let noNewPrivileges = r.bool(),
+              let filesystem = r.optional({ r -> PathRules? in
+                  guard let read = r.strings(), let write = r.strings(), let exec = r.strings() else { return nil }
+                  return PathRules(read: read, write: write, exec: exec)
+              }),
+              let tcpBind = r.array({ r in r.u64().flatMap { UInt16(exactly: $0) } }),
+              let tcpConnect = r.array({ r in r.u64().flatMap { UInt16(exactly: $0) } }),
+              let minimumAbi = r.optional({ r in r.u64().flatMap { Int(exactly: $0) } }),
+              let required = r.optional({ r in r.bool() }),
+              let apparmorRequested = r.bool(), let apparmorProfile = r.string(),
+              let selinuxRequested = r.bool(), let selinuxContext = r.string(),
+              let filter = r.bytes(), let flags = r.u64().flatMap({ UInt32(exactly: $0) }),
+              let bounding = r.u64(), let effective = r.u64(), let permitted = r.u64(), let inheritable = r.u64(), let ambient = r.u64(),
+              r.atEnd else { return nil }
+        self.name = name
+        self.namespaces = namespaces
+        self.container = container
+        self.noNewPrivileges = noNewPrivileges
+        self.filesystem = filesystem
+        self.tcpBind = tcpBind
+        self.tcpConnect = tcpConnect
+        self.landlockMinimumAbi = minimumAbi
+        self.landlockRequired = required
+        self.apparmorRequested = apparmorRequested
+        self.apparmorProfile = apparmorProfile
+        self.selinuxRequested = selinuxRequested
+        self.selinuxContext = selinuxContext
+        self.seccompFilter = filter
+        self.seccompFlags = flags
+        self.capabilities = CapabilitySets(bounding: bounding, effective: effective, permitted: permitted, inheritable: inheritable, ambient: ambient)
+    }
+}
+
+/// Length-prefixed little-endian fields; optionals and arrays carry a tag or a count.
+struct ByteWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func raw(_ b: [UInt8]) { bytes += b }
+    mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+    mutating func bool(_ v: Bool) { bytes.append(v ? 1 : 0) }
+    mutating func bytes(_ b: [UInt8]) { u64(UInt64(b.count)); bytes += b }
+    mutating func string(_ s: String) { bytes(Array(s.utf8)) }
+    mutating func strings(_ list: [String]) { array(list) { $0.string($1) } }
+
+    mutating func array<T>(_ items: [T], _ each: (inout ByteWriter, T) -> Void) {
+        u64(UInt64(items.count))
+        for item in items { each(&self, item) }
+    }
+
+    mutating func optional<T>(_ value: T?, _ some: (inout ByteWriter, T) -> Void) {
+        bool(value != nil)
+        if let value { some(&self, value) }
+    }
+
+    mutating func container(_ c: ContainerSpec) {
+        optional(c.hostname) { $0.string($1) }
+        optional(c.namespaces) { $0.strings($1) }
+        optional(c.rootfs) { $0.string($1) }
+        optional(c.mounts) { w, mounts in
+            w.array(mounts) { w, m in
+                w.string(m.type); w.optional(m.source) { $0.string($1) }; w.string(m.destination); w.strings(m.options)
+            }
+        }
+        optional(c.memory) { $0.u64($1) }
+        optional(c.pids) { $0.u64(UInt64(bitPattern: Int64($1))) }
+        optional(c.cpus) { $0.u64($1.bitPattern) }
+        optional(c.rlimits) { w, limits in w.array(limits.sorted { $0.key < $1.key }) { $0.string($1.key); $0.u64($1.value) } }
+        optional(c.uid) { $0.u64(UInt64($1)) }
+        optional(c.gid) { $0.u64(UInt64($1)) }
+        optional(c.env) { w, env in w.array(env) { $0.string($1.0); $0.string($1.1) } }
+        optional(c.cwd) { $0.string($1) }
+    }
+}
+
+/// Reads what `ByteWriter` wrote; every read is nil past the end or on a malformed field.
+struct ByteReader {
+    private var rest: ArraySlice<UInt8>
+
+    init(_ bytes: ArraySlice<UInt8>) { rest = bytes }
+
+    var atEnd: Bool { rest.isEmpty }
+
+    mutating func raw(_ count: Int) -> ArraySlice<UInt8>? {
+        guard count >= 0, rest.count >= count else { return nil }
+        defer { rest = rest.dropFirst(count) }
+        return rest.prefix(count)
+    }
+
+    mutating func u64() -> UInt64? {
+        raw(8).map { $0.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+    }
+
+    mutating func bool() -> Bool? {
+        guard let b = raw(1)?.first, b <= 1 else { return nil }
+        return b == 1
+    }
+
+    mutating func bytes() -> [UInt8]? {
+        guard let n = u64(), n <= UInt64(rest.count) else { return nil }
+        return raw(Int(n)).map(Array.init)
+    }
+
+    mutating func string() -> String? { bytes().map { String(decoding: $0, as: UTF8.self) } }
+    mutating func strings() -> [String]? { array { $0.string() } }
+
+    mutating func array<T>(_ each: (inout ByteReader) -> T?) -> [T]? {
+        guard let n = u64(), n <= UInt64(rest.count) else { return nil }
+        var items: [T] = []
+        for _ in 0..<n {
+            guard let item = each(&self) else { return nil }
+            items.append(item)
+        }
+        return items
+    }
+
+    /// .some(nil) for an absent value, nil for a malformed one.
+    mutating func optional<T>(_ some: (inout ByteReader) -> T?) -> T?? {
+        guard let present = bool() else { return nil }
+        guard present else { return .some(nil) }
+        guard let value = some(&self) else { return nil }
+        return .some(value)
+    }
+
+    mutating func container() -> ContainerSpec? {
+        var c = ContainerSpec()
+        guard let hostname = optional({ $0.string() }), let namespaces = optional({ $0.strings() }),
+              let rootfs = optional({ $0.string() }),
+              let mounts = optional({ r in
+                  r.array { r -> MountSpec? in
+                      guard let type = r.string(), let source = r.optional({ $0.string() }), let destination = r.string(),
+                            let options = r.strings() else { return nil }
+                      return MountSpec(type: type, source: source, destination: destination, options: options)
+                  }
+              }),
+              let memory = optional({ $0.u64() }),
+              let pids = optional({ r in r.u64().map { Int(Int64(bitPattern: $0)) } }),
+              let cpus = optional({ r in r.u64().map { Double(bitPattern: $0) } }),
+              let rlimits = optional({ r in
+                  r.array { r -> (String, UInt64)? in
+                      guard let key = r.string(), let value = r.u64() else { return nil }
+                      return (key, value)
+                  }.map { Dictionary($0, uniquingKeysWith: { a, _ in a }) }
+              }),
+              let uid = optional({ r in r.u64().flatMap { UInt32(exactly: $0) } }),
+              let gid = optional({ r in r.u64().flatMap { UInt32(exactly: $0) } }),
+              let env = optional({ r in
+                  r.array { r -> (String, String)? in
+                      guard let key = r.string(), let value = r.string() else { return nil }
+                      return (key, value)
+                  }
+              }),
+              let cwd = optional({ $0.string() }) else { return nil }
+        c.hostname = hostname; c.namespaces = namespaces; c.rootfs = rootfs; c.mounts = mounts
+        c.memory = memory; c.pids = pids; c.cpus = cpus; c.rlimits = rlimits
+        c.uid = uid; c.gid = gid; c.env = env; c.cwd = cwd
+        return c
+    }
+}
