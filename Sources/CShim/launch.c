@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,7 +58,7 @@ static int run_step(const pc_step *s, int *landlock_fd) {
     case PC_CAPBSET_DROP:
         for (int cap = 0; cap < 64; cap++) {
             if (s->x & (1ULL << cap)) continue;
-            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return errno == EINVAL ? 0 : -1;  /* past the last */
         }
         return 0;
     case PC_SETGROUPS: return syscall(SYS_setgroups, 0, NULL);
@@ -130,6 +131,15 @@ static int run_step(const pc_step *s, int *landlock_fd) {
         return 0;
     }
     case PC_UNSHARE: return unshare((int)s->x);
+    case PC_MASK: {
+        struct stat st;
+        if (stat(s->a, &st) != 0) return -1;
+        if (S_ISDIR(st.st_mode)) return mount("tmpfs", s->a, "tmpfs", MS_RDONLY, "size=0");
+        return mount(s->b, s->a, NULL, MS_BIND, NULL);
+    }
+    case PC_MKNOD:
+        if (mknod(s->a, S_IFCHR | (mode_t)s->y, makedev((unsigned)s->x, (unsigned)s->z)) != 0 && errno != EEXIST) return -1;
+        return chmod(s->a, (mode_t)s->y);
     case PC_TOUCH: {
         int fd = open(s->a, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) return -1;
@@ -195,10 +205,15 @@ static pid_t clone_child(const pc_clone_spec *spec, int *into_cgroup) {
     return (pid_t)syscall(SYS_clone, (unsigned long)spec->flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
-static void run_child(const pc_step *steps, int count, int error_fd, int into_cgroup) {
+static void run_child(const pc_step *steps, int count, int error_fd, int sync_fd, int into_cgroup) {
     int landlock_fd = -1;
     pid_t command = 0;
     for (int i = 0; i < count; i++) {
+        if (steps[i].op == PC_WAIT) {
+            char go;
+            if (read(sync_fd, &go, 1) != 1) _exit(127);
+            continue;
+        }
         if (steps[i].op == PC_INIT) {
             command = fork();
             if (command < 0) fail(error_fd, i, errno);
@@ -249,13 +264,8 @@ pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int 
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        if (spec->wait) {
-            char go;
-            close(sync[1]);
-            if (read(sync[0], &go, 1) != 1) _exit(127);
-            close(sync[0]);
-        }
-        run_child(steps, count, errors[1], into_cgroup);
+        if (spec->wait) close(sync[1]);
+        run_child(steps, count, errors[1], sync[0], into_cgroup);
     }
     close(errors[1]);
     if (spec->wait) close(sync[0]);
@@ -297,7 +307,46 @@ static void kill_cgroup(const char *dir) {
     }
 }
 
-pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count) {
+struct pc_dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+/* The PID in "policyc-PID", or -1. */
+static long cgroup_owner(const char *name) {
+    if (strncmp(name, "policyc-", 8) != 0 || name[8] == 0) return -1;
+    long pid = 0;
+    for (const char *p = name + 8; *p; p++) {
+        if (*p < '0' || *p > '9' || pid > 1 << 22) return -1;
+        pid = pid * 10 + (*p - '0');
+    }
+    return pid;
+}
+
+/* rmdir of every policyc-PID cgroup under `base` whose PID is gone; the kernel refuses
+ * (EBUSY) any that still has processes, so a live container is never touched. */
+static void sweep_stale(const char *base) {
+    int dir = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return;
+    char buf[8192] __attribute__((aligned(8)));
+    long n;
+    while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            struct pc_dirent64 *d = (struct pc_dirent64 *)(buf + off);
+            off += d->reclen;
+            long pid = cgroup_owner(d->name);
+            if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+            unlinkat(dir, d->name, AT_REMOVEDIR);
+        }
+    }
+    close(dir);
+}
+
+pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count,
+                       const char *const *stale_bases, int base_count) {
     pid_t pid = fork();
     if (pid != 0) return pid < 0 ? -errno : pid;
     /* Only policyc may hold the write end: its death is the signal. Nothing else of policyc's
@@ -323,6 +372,7 @@ pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs
         if (!left) break;
         nanosleep(&tick, NULL);
     }
+    for (int i = 0; i < base_count; i++) sweep_stale(stale_bases[i]);
     _exit(0);
 }
 

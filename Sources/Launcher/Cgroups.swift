@@ -80,16 +80,9 @@ public struct ContainerCgroup {
         }
     }
 
-    /// Removes cgroups of earlier runs whose policyc and cleaner are both gone.
-    public static func removeStale(layout: Layout = detectLayout()) {
-        let bases = layout == .unified ? ["/sys/fs/cgroup"] : ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)" }
-        for base in bases {
-            for name in System.directoryEntries(base) where name.hasPrefix("policyc-") {
-                guard let pid = Int32(name.dropFirst(8)), !System.exists("/proc/\(pid)") else { continue }
-                let dir = "\(base)/\(name)"
-                if (System.readSmallFile("\(dir)/cgroup.procs") ?? "").isEmpty { _ = System.removeDirectory(dir) }
-            }
-        }
+    /// Where the cgroups of every run live: the cleaner sweeps them for leftovers.
+    public static func bases(layout: Layout = detectLayout()) -> [String] {
+        layout == .unified ? ["/sys/fs/cgroup"] : ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)" }
     }
 
     /// Kills what is left and removes the directories.

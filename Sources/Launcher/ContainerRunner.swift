@@ -22,23 +22,26 @@ public struct ContainerRunner {
     public func run(tty: Bool = false) throws -> Int32 {
         let terminal = tty ? try PseudoTerminal() : nil
         let container = profile.container
-        let cgroup = try prepareCgroup(container)
+        let cgroup = cgroup(for: container)
         var options = self.options
         options.terminalFD = terminal?.slave
         options.cgroupJoinFiles = cgroup?.joinFiles ?? []
         let planner = LaunchPlanner(profile: profile, options: options, host: host)
+        let steps = try planner.plan()
+        // v2: made first, and clone3 starts the child inside; v1: made while the child mounts.
+        let madeFirst = cgroup?.layout == .unified
+        if madeFirst, let cgroup { try setUp(cgroup, limits: container) }
         let child: LaunchedChild
         do {
-            let steps = try planner.plan()
-            let cgroupFD = try cgroup?.openForClone()
+            let cgroupFD = madeFirst ? try cgroup?.openForClone() : nil
             defer { cgroupFD.map(System.close) }
-            child = try LaunchedChild(cloneFlags: planner.cloneFlags(), cgroupFD: cgroupFD,
-                                      waitForRelease: planner.usesUserNamespace, steps: steps)
+            child = try LaunchedChild(cloneFlags: planner.cloneFlags(), cgroupFD: cgroupFD, steps: steps)
         } catch {
-            cgroup?.remove()
+            if madeFirst { cgroup?.remove() }
             throw error
         }
         do {
+            if !madeFirst, let cgroup { try setUp(cgroup, limits: container) }
             if planner.usesUserNamespace { try writeIDMaps(child.pid) }
         } catch {
             ProcessControl.kill(child.pid, 9)
@@ -64,24 +67,26 @@ public struct ContainerRunner {
         return status.code
     }
 
-    /// The container's cgroup with its limits written, or nil when the policy sets none or
-    /// policyc runs rootless. The cleaner starts first so the cgroup goes even after SIGKILL.
-    func prepareCgroup(_ container: ContainerSpec) throws -> ContainerCgroup? {
+    /// The container's cgroup, or nil when the policy sets no limits or policyc runs rootless.
+    func cgroup(for container: ContainerSpec) -> ContainerCgroup? {
         guard container.memory != nil || container.pids != nil || container.cpus != nil else { return nil }
         if host.rootless {
             System.writeStderr("policyc: warning: running rootless; cgroup limits (memory, pids, cpus) are not applied\n")
             return nil
         }
-        let cgroup = ContainerCgroup(name: "policyc-\(ProcessControl.pid())")
-        ContainerCgroup.removeStale()
-        _ = try ProcessControl.spawnCleaner(cgroupDirs: cgroup.directories)
+        return ContainerCgroup(name: "policyc-\(ProcessControl.pid())")
+    }
+
+    /// Starts the cleaner first, so that the cgroup goes even if policyc is killed, then makes
+    /// the cgroup with its limits.
+    func setUp(_ cgroup: ContainerCgroup, limits container: ContainerSpec) throws {
+        _ = try ProcessControl.spawnCleaner(cgroupDirs: cgroup.directories, staleBases: ContainerCgroup.bases(layout: cgroup.layout))
         do {
             try cgroup.create(limits: container)
         } catch {
             cgroup.remove()
             throw RunError(description: "setting up the container's cgroup failed: \(error)")
         }
-        return cgroup
     }
 
     /// Root inside maps to the caller: all of root's ids when run as root, the caller's own

@@ -106,10 +106,17 @@ public struct LaunchPlanner {
     }
 
     public func plan() throws(PlanError) -> [LaunchStep] {
-        var steps = options.cgroupJoinFiles.map { LaunchStep.joinCgroup($0) }
-        if namespaces.contains("cgroup") { steps.append(.unshare(flags: Self.CLONE_NEWCGROUP)) }
+        // With a user namespace nothing may happen before the id maps are written.
+        var steps: [LaunchStep] = usesUserNamespace ? [.awaitParent] : []
         if let fd = options.terminalFD { steps.append(.terminal(fd: fd)) }
         steps += try mountSteps()
+        // policyc makes the cgroup while the child mounts; the child joins it while the host's
+        // cgroup tree is still in reach, then takes a cgroup namespace rooted there.
+        if !options.cgroupJoinFiles.isEmpty {
+            if !usesUserNamespace { steps.append(.awaitParent) }
+            steps += options.cgroupJoinFiles.map { LaunchStep.joinCgroup($0) }
+        }
+        if namespaces.contains("cgroup") { steps.append(.unshare(flags: Self.CLONE_NEWCGROUP)) }
         steps.append(.pivotRoot(newRoot))
         steps.append(.chdir(container.cwd ?? "/"))
         if namespaces.contains("uts") { steps.append(.sethostname(container.hostname ?? profile.name)) }
@@ -128,7 +135,7 @@ public struct LaunchPlanner {
     // MARK: mounts
 
     static let hostDirectories = ["usr", "etc", "bin", "sbin", "lib", "lib64", "lib32", "libx32"]
-    static let devices = ["null", "zero", "full", "random", "urandom", "tty"]
+    static let devices: [(String, UInt32, UInt32)] = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
 
     func mountSteps() throws(PlanError) -> [LaunchStep] {
         let r = newRoot
@@ -169,9 +176,12 @@ public struct LaunchPlanner {
         var steps: [LaunchStep] = [
             .mount(source: "tmpfs", target: "\(r)/dev", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_STRICTATIME, data: "mode=755,size=65536k", optional: false),
         ]
-        for device in Self.devices {
-            steps += [.touch("\(r)/dev/\(device)"),
-                      .mount(source: "/dev/\(device)", target: "\(r)/dev/\(device)", fstype: nil, flags: Self.MS_BIND, data: nil, optional: false)]
+        for (name, major, minor) in Self.devices {
+            let node = "\(r)/dev/\(name)"
+            // A user namespace may not create device nodes: bind the host's.
+            steps += usesUserNamespace
+                ? [.touch(node), .mount(source: "/dev/" + name, target: node, fstype: nil, flags: Self.MS_BIND, data: nil, optional: false)]
+                : [.mknod(node, major: major, minor: minor, mode: 0o666)]
         }
         steps += [
             .mkdir("\(r)/dev/pts", mode: 0o755),
@@ -215,17 +225,11 @@ public struct LaunchPlanner {
         return steps
     }
 
-    /// Docker's masked paths (a file gets /dev/null over it, a directory an empty read-only
-    /// tmpfs) and read-only paths; absent ones are skipped.
+    /// Docker's masked paths (a directory gets an empty read-only tmpfs, anything else
+    /// /dev/null, decided in the container's own /proc and /sys) and read-only paths; absent
+    /// ones are skipped.
     func maskSteps(_ r: String) -> [LaunchStep] {
-        var steps: [LaunchStep] = []
-        for path in OCIFragmentEmitter.maskedPaths {
-            if host.isDirectory(path) {
-                steps.append(.mount(source: "tmpfs", target: r + path, fstype: "tmpfs", flags: Self.MS_RDONLY, data: "size=0", optional: true))
-            } else {
-                steps.append(.mount(source: "\(r)/dev/null", target: r + path, fstype: nil, flags: Self.MS_BIND, data: nil, optional: true))
-            }
-        }
+        var steps = OCIFragmentEmitter.maskedPaths.map { LaunchStep.mask(r + $0, nullDevice: "\(r)/dev/null") }
         for path in OCIFragmentEmitter.readonlyPaths { steps += readOnlyBind(r + path, r + path, optional: true) }
         return steps
     }

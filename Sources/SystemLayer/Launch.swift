@@ -35,6 +35,13 @@ public enum LaunchStep: Equatable, Sendable {
     case joinCgroup(String)
     /// unshare(2) with these CLONE_NEW* flags.
     case unshare(flags: Int32)
+    /// Waits for the parent: the id maps are written, the cgroup is made.
+    case awaitParent
+    /// Hides `path` (optional: absent paths are skipped): an empty read-only tmpfs over a
+    /// directory, `nullDevice` bound over anything else.
+    case mask(String, nullDevice: String)
+    /// A character device node with exactly this mode.
+    case mknod(String, major: UInt32, minor: UInt32, mode: UInt32)
 
     /// A short name for messages: "pivot_root", "seccomp", ...
     public var name: String {
@@ -66,6 +73,9 @@ public enum LaunchStep: Equatable, Sendable {
         case .terminal: return "controlling terminal"
         case .joinCgroup(let path): return "join cgroup \(path)"
         case .unshare: return "unshare"
+        case .awaitParent: return "wait for policyc"
+        case .mask(let path, _): return "mask \(path)"
+        case .mknod(let path, _, _, _): return "mknod \(path)"
         }
     }
 }
@@ -83,9 +93,9 @@ public final class LaunchedChild {
         public var description: String { "\(step) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
     }
 
-    /// Prepares every byte, then clones: into the cgroup directory `cgroupFD` (v2) when given;
-    /// with `waitForRelease` the child waits for `release()` before its first step.
-    public init(cloneFlags: UInt64, cgroupFD: Int32? = nil, waitForRelease: Bool, steps: [LaunchStep]) throws(SystemError) {
+    /// Prepares every byte, then clones: into the cgroup directory `cgroupFD` (v2) when given.
+    /// The child runs its steps at once, up to an `.awaitParent`, which `release()` passes.
+    public init(cloneFlags: UInt64, cgroupFD: Int32? = nil, steps: [LaunchStep]) throws(SystemError) {
         var cSteps: [pc_step] = []
         var arena: [UnsafeMutableRawPointer] = []
         func str(_ s: String?) -> UnsafePointer<CChar>? {
@@ -138,13 +148,18 @@ public final class LaunchedChild {
             case .terminal(let fd): s.op = Int32(PC_TTY.rawValue); s.x = UInt64(fd)
             case .joinCgroup(let path): s.op = Int32(PC_JOIN_CGROUP.rawValue); s.a = str(path)
             case .unshare(let flags): s.op = Int32(PC_UNSHARE.rawValue); s.x = UInt64(UInt32(bitPattern: flags))
+            case .awaitParent: s.op = Int32(PC_WAIT.rawValue)
+            case .mask(let path, let null):
+                s.op = Int32(PC_MASK.rawValue); s.a = str(path); s.b = str(null); s.flags = PC_STEP_OPTIONAL
+            case .mknod(let path, let major, let minor, let mode):
+                s.op = Int32(PC_MKNOD.rawValue); s.a = str(path); s.x = UInt64(major); s.z = UInt64(minor); s.y = UInt64(mode)
             case .exec(let path, let argv, let env):
                 s.op = Int32(PC_EXEC.rawValue); s.a = str(path); s.argv = vector(argv); s.envp = vector(env)
             }
             cSteps.append(s)
         }
         var errorFD: Int32 = -1, syncFD: Int32 = -1
-        var spec = pc_clone_spec(flags: cloneFlags, cgroup_fd: cgroupFD ?? -1, wait: waitForRelease ? 1 : 0)
+        var spec = pc_clone_spec(flags: cloneFlags, cgroup_fd: cgroupFD ?? -1, wait: steps.contains(.awaitParent) ? 1 : 0)
         let pid = cSteps.withUnsafeBufferPointer { pc_launch(&spec, $0.baseAddress, Int32($0.count), &errorFD, &syncFD) }
         guard pid > 0 else {
             arena.forEach { free($0) }
@@ -210,14 +225,19 @@ public enum ProcessControl {
 
     public static func kill(_ pid: Int32, _ signal: Int32) { _ = Glibc.kill(pid, signal) }
 
-    /// Starts the process that removes `cgroupDirs` once policyc is gone, however it ends.
-    public static func spawnCleaner(cgroupDirs: [String]) throws(SystemError) -> Int32 {
+    /// Starts the process that removes `cgroupDirs` once policyc is gone, however it ends, and
+    /// then the cgroups of earlier runs left under `staleBases`.
+    public static func spawnCleaner(cgroupDirs: [String], staleBases: [String]) throws(SystemError) -> Int32 {
         var fds: [Int32] = [0, 0]
         guard pc_pipe_cloexec(&fds) == 0 else { throw SystemError("pipe2", errno) }
-        let copies = cgroupDirs.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
-        var pointers = copies.map { UnsafePointer<CChar>($0) }
-        let pid = pointers.withUnsafeMutableBufferPointer { pc_spawn_cleaner(fds[0], fds[1], $0.baseAddress, Int32($0.count)) }
+        let dirs = cgroupDirs.map { strdup($0) }, bases = staleBases.map { strdup($0) }
+        defer { (dirs + bases).forEach { free($0) } }
+        var dirPointers = dirs.map { UnsafePointer<CChar>($0) }, basePointers = bases.map { UnsafePointer<CChar>($0) }
+        let pid = dirPointers.withUnsafeMutableBufferPointer { d in
+            basePointers.withUnsafeMutableBufferPointer { b in
+                pc_spawn_cleaner(fds[0], fds[1], d.baseAddress, Int32(d.count), b.baseAddress, Int32(b.count))
+            }
+        }
         close(fds[0])
         guard pid > 0 else { close(fds[1]); throw SystemError("fork", -pid) }
         // The write end stays open, unused, for as long as policyc lives.

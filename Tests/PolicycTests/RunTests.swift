@@ -16,7 +16,7 @@ import Testing
     /// The kind of each step, to compare orders.
     static func kind(_ step: LaunchStep) -> String {
         switch step {
-        case .mount, .mkdir, .symlink, .touch: return "mounts"
+        case .mount, .mkdir, .symlink, .touch, .mask, .mknod: return "mounts"
         case .pivotRoot: return "pivot_root"
         case .chdir: return "chdir"
         case .sethostname: return "hostname"
@@ -37,6 +37,7 @@ import Testing
         case .terminal: return "terminal"
         case .joinCgroup: return "join cgroup"
         case .unshare: return "unshare"
+        case .awaitParent: return "wait"
         }
     }
 
@@ -47,7 +48,7 @@ import Testing
         let planner = LaunchPlanner(filter: filter, options: options, host: Self.fakeHost)
         var order: [String] = []
         for step in try planner.plan() where order.last != Self.kind(step) { order.append(Self.kind(step)) }
-        #expect(order == ["join cgroup", "unshare", "mounts", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
+        #expect(order == ["mounts", "wait", "join cgroup", "unshare", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
                           "keepcaps", "setuid", "capset", "no_new_privs", "landlock", "seccomp", "exec"])
         guard case .exec(let path, let argv, _) = try planner.plan().last else { Issue.record("no exec"); return }
         #expect(path == "/usr/bin/env" && argv == ["env"])
@@ -93,10 +94,10 @@ import Testing
     }
 
     @Test func insideTheDefaultContainer() throws {
-        let script = "echo pid=$$; ls /proc | grep -c '^[0-9]'; cat /proc/sys/kernel/hostname; grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; busybox unshare -n true; echo unshare=$?; wc -c < /proc/timer_list; echo x > /proc/sys/kernel/domainname; echo rosys=$?"
+        let script = "echo pid=$$; ls /proc | grep -c '^[0-9]'; cat /proc/sys/kernel/hostname; stat -c '%F %a %t:%T %n' /dev/null /dev/urandom; grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; busybox unshare -n true; echo unshare=$?; wc -c < /proc/timer_list; echo x > /proc/sys/kernel/domainname; echo rosys=$?"
         let (status, out, err) = try runContainer(["run", "--", "/bin/sh", "-c", script])
         #expect(status == 0, "\(err)")
-        for line in ["pid=1\n", "policyc\n", "CapEff:\t00000000a80425fb", "CapBnd:\t00000000a80425fb", "CapAmb:\t0000000000000000",
+        for line in ["pid=1\n", "policyc\n", "character special file 666 1:3 /dev/null\n", "character special file 666 1:9 /dev/urandom\n", "CapEff:\t00000000a80425fb", "CapBnd:\t00000000a80425fb", "CapAmb:\t0000000000000000",
                      "Seccomp:\t2", "NoNewPrivs:\t1", "unshare=1", "rosys=2"] {
             #expect(out.contains(line), "\(line) in\n\(out)\n\(err)")
         }
@@ -253,6 +254,28 @@ import Testing
         #expect(!ps.contains(marker), "\(ps)")
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains("/tmp/proc"), "container mounts leaked into the host")
+    }
+
+    /// A cgroup of an earlier run whose policyc and cleaner both died goes with the next
+    /// run's cleaner; one whose policyc lives is left alone.
+    @Test func staleCgroupsOfDeadRunsAreSwept() throws {
+        let (dir, policy) = try limitedPolicy()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (_, gone) = try runTool("/bin/sh", ["-c", "sh -c 'echo $$' "])
+        let stale = "/sys/fs/cgroup/pids/policyc-" + gone.trimmingCharacters(in: .whitespacesAndNewlines)
+        let live = "/sys/fs/cgroup/pids/policyc-\(getpid())"
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: false)
+        defer { rmdir(live); rmdir(stale) }
+        let (status, _, err) = try runContainer(["run", "--policy", policy, "--", "/bin/true"])
+        #expect(status == 0, "\(err)")
+        var swept = false
+        for _ in 0..<100 where !swept {
+            swept = !FileManager.default.fileExists(atPath: stale)
+            if !swept { usleep(20_000) }
+        }
+        #expect(swept, "\(stale) is still there")
+        #expect(FileManager.default.fileExists(atPath: live))
     }
 
     @Test func rootlessAsNobody() throws {

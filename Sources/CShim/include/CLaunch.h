@@ -36,6 +36,10 @@ enum pc_op {
     PC_JOIN_CGROUP,      /* write "0" to file a: the child moves itself into a cgroup; skipped
                             when clone3 already placed it there (CLONE_INTO_CGROUP) */
     PC_UNSHARE,          /* unshare(x) */
+    PC_WAIT,             /* wait for the parent's byte on the sync pipe (id maps, cgroup made) */
+    PC_MASK,             /* hide path a: an empty read-only tmpfs over a directory, the file b
+                            (/dev/null) bound over anything else */
+    PC_MKNOD,            /* character device a, number x:z (major:minor), mode y exactly */
 };
 
 #define PC_STEP_OPTIONAL 1  /* ENOENT is not a failure (masked paths that may not exist) */
@@ -59,17 +63,21 @@ typedef struct {
 typedef struct {
     uint64_t flags;       /* CLONE_NEW* namespaces (CLONE_NEWTIME needs clone3) */
     int32_t cgroup_fd;    /* >= 0: a cgroup v2 directory for CLONE_INTO_CGROUP */
-    int32_t wait;         /* the child waits for one byte on the sync pipe before its first step */
+    int32_t wait;         /* the steps include PC_WAIT: make the sync pipe */
 } pc_clone_spec;
 
 /* Clones a child (clone3, or clone where clone3 is unavailable and not needed) and runs `steps`
  * in it. Returns the pid (or -errno); *error_fd reads pc_launch_error records (EOF once exec
- * succeeded); *sync_fd, when spec->wait, releases the child (write a byte, then close), else -1. */
+ * succeeded); *sync_fd, when spec->wait, lets the child past PC_WAIT (write a byte, then
+ * close), else -1. */
 pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int *error_fd, int *sync_fd);
 
 /* A process that outlives policyc: when `watch_fd` reaches EOF (policyc exited, even by
- * SIGKILL), it kills what is left in the cgroup directories and removes them. */
-pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count);
+ * SIGKILL), it kills what is left in the cgroup directories and removes them; then it removes
+ * empty `policyc-PID` cgroups under `stale_bases` whose policyc is gone (earlier runs whose
+ * policyc and cleaner were both killed), off the launch's critical path. */
+pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count,
+                       const char *const *stale_bases, int base_count);
 
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to policyc go to `pid`. */
 void pc_forward_signals(pid_t pid);
