@@ -14,12 +14,16 @@ public struct ContainerCgroup {
         System.exists("/sys/fs/cgroup/cgroup.controllers") ? .unified : .v1
     }
 
-    public init(name: String, layout: Layout = detectLayout()) {
+    /// On v1, only the controllers whose limits `container` sets.
+    public init(name: String, limits container: ContainerSpec, layout: Layout = detectLayout()) {
         self.name = name
         self.layout = layout
         switch layout {
         case .unified: directories = ["/sys/fs/cgroup/\(name)"]
-        case .v1: directories = ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)/\(name)" }.filter { System.exists(String($0.dropLast(name.count + 1))) }
+        case .v1:
+            let used = Set(Self.settings(container, layout: .v1).map(\.0))
+            directories = ["memory", "pids", "cpu"].filter { used.contains($0) && System.exists("/sys/fs/cgroup/" + $0) }
+                .map { "/sys/fs/cgroup/\($0)/\(name)" }
         }
     }
 

@@ -74,7 +74,7 @@ public struct ContainerRunner {
             System.writeStderr("policyc: warning: running rootless; cgroup limits (memory, pids, cpus) are not applied\n")
             return nil
         }
-        return ContainerCgroup(name: "policyc-\(ProcessControl.pid())")
+        return ContainerCgroup(name: "policyc-\(ProcessControl.pid())", limits: container)
     }
 
     /// Starts the cleaner first, so that the cgroup goes even if policyc is killed, then makes

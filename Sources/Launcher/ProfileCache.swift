@@ -42,10 +42,10 @@ public struct ProfileCache: Sendable {
     /// messages) and this very binary (its compiler and its shipped policies).
     public static func key(policy: String, includeDirs: [String]) -> String? {
         guard let binary = System.identity(of: "/proc/self/exe"), let cwd = System.currentDirectory() else { return nil }
-        let lines = ["policyc profile cache 1",
-                     "binary \(binary.device) \(binary.inode) \(binary.size) \(binary.modifiedSeconds).\(binary.modifiedNanoseconds)",
-                     "cwd \(cwd)", "policy \(policy)"] + includeDirs.map { "include \($0)" }
-        return lines.joined(separator: "\n")
+        var key = "policyc profile cache 1\nbinary \(binary.device) \(binary.inode) \(binary.size) "
+        key += "\(binary.modifiedSeconds).\(binary.modifiedNanoseconds)\ncwd \(cwd)\npolicy \(policy)"
+        for dir in includeDirs { key += "\ninclude \(dir)" }
+        return key
     }
 
     func path(for key: String) -> String {

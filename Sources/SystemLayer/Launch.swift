@@ -409,16 +409,27 @@ extension System {
 
     private static func isPrivate(_ st: stat) -> Bool { st.st_uid == geteuid() && st.st_mode & 0o022 == 0 }
 
+    /// Reads to the end into a buffer sized from fstat (procfs files say 0: a page), without
+    /// zeroing it first: page faults are a good part of a launch's cost.
     private static func readAll(_ fd: Int32, limit: Int) -> [UInt8]? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        var capacity = min(max(Int(st.st_size), 4095), limit) + 1
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            guard n >= 0 else { return nil }
-            if n == 0 { return bytes }
-            bytes += chunk.prefix(n)
+            let room = capacity - bytes.count
+            var failed = false
+            let chunk = [UInt8](unsafeUninitializedCapacity: room) { buffer, count in
+                var n: Int
+                repeat { n = read(fd, buffer.baseAddress, room) } while n < 0 && errno == EINTR
+                failed = n < 0
+                count = max(n, 0)
+            }
+            if failed { return nil }
+            if chunk.isEmpty { return bytes }
+            if bytes.isEmpty { bytes = chunk } else { bytes += chunk }
             if bytes.count > limit { return nil }
+            if bytes.count == capacity { capacity = min(capacity * 2, limit + 1) }
         }
     }
 

@@ -66,7 +66,9 @@ import Testing
         #expect(v2 == ["memory.max=268435456", "memory.swap.max=0", "pids.max=64", "cpu.max=50000 100000"])
         let v1 = ContainerCgroup.settings(spec, layout: .v1).map { "\($0.0)/\($0.1)=\($0.2)" }
         #expect(v1 == ["memory/memory.limit_in_bytes=268435456", "pids/pids.max=64", "cpu/cpu.cfs_period_us=100000", "cpu/cpu.cfs_quota_us=50000"])
-        #expect(ContainerCgroup(name: "x", layout: .unified).directories == ["/sys/fs/cgroup/x"])
+        #expect(ContainerCgroup(name: "x", limits: spec, layout: .unified).directories == ["/sys/fs/cgroup/x"])
+        spec.cpus = nil
+        #expect(ContainerCgroup(name: "x", limits: spec, layout: .v1).directories == ["/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"])
     }
 
     @Test func missingLandlockOrLSMFailsClosed() throws {
