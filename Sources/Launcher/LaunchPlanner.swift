@@ -153,7 +153,9 @@ public struct LaunchPlanner {
             guard host.isDirectory(r) else { throw PlanError(message: "rootfs \(r) is not a directory") }
             steps.append(.mount(source: r, target: r, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: false))
         }
-        for dir in ["proc", "dev", "sys", "tmp"] { steps.append(.mkdir("\(r)/\(dir)", mode: 0o755)) }
+        // The host view gets a fresh /tmp; a rootfs of its own keeps its /tmp, as with runc.
+        let fresh = rootfs == "host" ? ["proc", "dev", "sys", "tmp"] : ["proc", "dev", "sys"]
+        for dir in fresh { steps.append(.mkdir("\(r)/\(dir)", mode: 0o755)) }
         steps.append(.mount(source: "proc", target: "\(r)/proc", fstype: "proc", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false))
         steps += devSteps(r)
         if namespaces.contains("net") {
@@ -161,7 +163,9 @@ public struct LaunchPlanner {
         } else {
             steps += readOnlyBind("/sys", "\(r)/sys")
         }
-        steps.append(.mount(source: "tmpfs", target: "\(r)/tmp", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV, data: "mode=1777", optional: false))
+        if rootfs == "host" {
+            steps.append(.mount(source: "tmpfs", target: "\(r)/tmp", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV, data: "mode=1777", optional: false))
+        }
         steps += try policyMounts(r)
         steps += maskSteps(r)
         return steps
