@@ -21,11 +21,11 @@ enum LaunchBench {
     static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
     static func run(root: String) {
-        let policyc = root + "/.build/release/policyc"
+        let policyc = root + "/bin/policyc"
         guard FileManager.default.isExecutableFile(atPath: policyc),
               FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc"),
               FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else {
-            print("launch benchmark skipped: needs .build/release/policyc, runc and bwrap (make bench installs them)")
+            print("launch benchmark skipped: needs bin/policyc, runc and bwrap (make bench installs them)")
             return
         }
         let work = NSTemporaryDirectory() + "policyc-bench-\(getpid())"
