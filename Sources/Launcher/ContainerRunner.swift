@@ -26,10 +26,11 @@ public struct ContainerRunner {
         var options = self.options
         options.terminalFD = terminal?.slave
         options.cgroupJoinFiles = cgroup?.joinFiles ?? []
+        // v2: made first, and clone3 starts the child inside; v1: made while the child mounts.
+        options.cgroupMadeFirst = cgroup?.layout == .unified
+        let madeFirst = options.cgroupMadeFirst
         let planner = LaunchPlanner(profile: profile, options: options, host: host)
         let steps = try planner.plan()
-        // v2: made first, and clone3 starts the child inside; v1: made while the child mounts.
-        let madeFirst = cgroup?.layout == .unified
         if madeFirst, let cgroup { try setUp(cgroup, limits: container) }
         let child: LaunchedChild
         do {

@@ -47,6 +47,8 @@ public struct RunOptions: Sendable {
     public var terminalFD: Int32?
     /// Files through which the child joins its cgroup(s), set by the runner.
     public var cgroupJoinFiles: [String] = []
+    /// The cgroup exists before the clone (v2, which clones into it): no need to wait for it.
+    public var cgroupMadeFirst = false
 
     public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false, initProcess: Bool = false) {
         self.rootfs = rootfs
@@ -113,7 +115,7 @@ public struct LaunchPlanner {
         // policyc makes the cgroup while the child mounts; the child joins it while the host's
         // cgroup tree is still in reach, then takes a cgroup namespace rooted there.
         if !options.cgroupJoinFiles.isEmpty {
-            if !usesUserNamespace { steps.append(.awaitParent) }
+            if !usesUserNamespace && !options.cgroupMadeFirst { steps.append(.awaitParent) }
             steps += options.cgroupJoinFiles.map { LaunchStep.joinCgroup($0) }
         }
         if namespaces.contains("cgroup") { steps.append(.unshare(flags: Self.CLONE_NEWCGROUP)) }

@@ -52,6 +52,12 @@ import Testing
                           "keepcaps", "setuid", "capset", "no_new_privs", "landlock", "seccomp", "exec"])
         guard case .exec(let path, let argv, _) = try planner.plan().last else { Issue.record("no exec"); return }
         #expect(path == "/usr/bin/env" && argv == ["env"])
+        // On v2 the cgroup is made before clone3 puts the child in it: no wait; the join stays
+        // for kernels without clone3.
+        options.cgroupMadeFirst = true
+        options.cgroupJoinFiles = ["/sys/fs/cgroup/x/cgroup.procs"]
+        let v2 = try LaunchPlanner(filter: filter, options: options, host: Self.fakeHost).plan()
+        #expect(!v2.contains(.awaitParent) && v2.contains(.joinCgroup("/sys/fs/cgroup/x/cgroup.procs")))
         // The cgroup namespace is unshared after the join, not cloned.
         #expect(planner.cloneFlags() == 0x0002_0000 | 0x2000_0000 | 0x0400_0000 | 0x0800_0000 | 0x4000_0000)
         #expect(try planner.plan().first(where: { Self.kind($0) == "unshare" }) == .unshare(flags: 0x0200_0000))
