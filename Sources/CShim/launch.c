@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -205,10 +206,31 @@ static pid_t clone_child(const pc_clone_spec *spec, int *into_cgroup) {
     return (pid_t)syscall(SYS_clone, (unsigned long)spec->flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
+/* The listener's descriptor is the lowest free one, found before the filter is in place: once
+ * it is, any syscall the policy denies would wait for a listener policyc does not have yet. */
+static void load_filter_with_listener(const pc_step *s, int index, int error_fd, int sync_fd) {
+    int next = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (next < 0) fail(error_fd, index, errno);
+    close(next);
+    pc_launch_error at = { PC_LISTENER_AT, next };
+    if (write(error_fd, &at, sizeof at) != sizeof at) fail(error_fd, index, errno);
+    struct sock_fprog prog = { (unsigned short)s->len, (struct sock_filter *)s->data };
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->x, &prog);
+    if (listener < 0) fail(error_fd, index, errno);
+    if (listener != next) fail(error_fd, index, EBADF);
+    char go;
+    if (read(sync_fd, &go, 1) != 1) _exit(127);
+    close((int)listener);
+}
+
 static void run_child(const pc_step *steps, int count, int error_fd, int sync_fd, int into_cgroup) {
     int landlock_fd = -1;
     pid_t command = 0;
     for (int i = 0; i < count; i++) {
+        if (steps[i].op == PC_SECCOMP && (steps[i].x & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+            load_filter_with_listener(&steps[i], i, error_fd, sync_fd);
+            continue;
+        }
         if (steps[i].op == PC_WAIT) {
             char go;
             if (read(sync_fd, &go, 1) != 1) _exit(127);
@@ -404,6 +426,83 @@ void pc_forward_signals(pid_t pid) {
 
 int pc_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+static int is_seccomp_listener(int fd) {
+    char path[64], target[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0) return 0;
+    target[n] = 0;
+    return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+int pc_take_listener(pid_t pid, int fd, int wait_ms) {
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) return -errno;
+    struct timespec tick = { 0, 100000 };
+    int result = -ETIMEDOUT;
+    for (int round = 0; round < wait_ms * 10; round++) {
+        int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+        if (copy < 0 && errno == ESRCH) { result = -ESRCH; break; }
+        if (copy >= 0) {
+            if (is_seccomp_listener(copy)) { result = copy; break; }
+            close(copy);
+        }
+        nanosleep(&tick, NULL);
+    }
+    close(pidfd);
+    return result;
+}
+
+int pc_audit_next(int listener, int error_fd, pid_t pid, pc_notification *n) {
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) return errno == ESRCH ? 0 : -errno;
+    int result;
+    for (;;) {
+        struct pollfd fds[3] = { { listener, POLLIN, 0 }, { error_fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR) continue;
+            result = -errno;
+            break;
+        }
+        if (fds[0].revents & POLLIN) {
+            struct seccomp_notif notif;
+            memset(&notif, 0, sizeof notif);
+            if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif) != 0) {
+                if (errno == ENOENT || errno == EINTR) continue;   /* the caller died meanwhile */
+                result = -errno;
+                break;
+            }
+            n->id = notif.id;
+            n->pid = notif.pid;
+            n->arch = notif.data.arch;
+            n->nr = notif.data.nr;
+            for (int i = 0; i < 6; i++) n->args[i] = notif.data.args[i];
+            result = 1;
+            break;
+        }
+        if (error_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) { result = 2; break; }
+        if ((fds[2].revents & POLLIN) || (fds[0].revents & POLLHUP)) { result = 0; break; }
+    }
+    close(pidfd);
+    return result;
+}
+
+int pc_notify_continue(int listener, uint64_t id) {
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0) return errno == ENOENT ? 0 : -errno;
+    return 0;
 }
 
 int pc_landlock_abi(void) {

@@ -18,13 +18,16 @@ public struct ContainerRunner {
         public let description: String
     }
 
-    /// The container's exit status (128 + signal when killed).
-    public func run(tty: Bool = false) throws -> Int32 {
+    /// The container's exit status (128 + signal when killed). With `onDenied` (`--audit`, the
+    /// profile holding an audit program) every syscall the policy denies is handed to it and
+    /// then allowed.
+    public func run(tty: Bool = false, onDenied: ((SeccompNotification) -> Void)? = nil) throws -> Int32 {
         let terminal = tty ? try PseudoTerminal() : nil
         let container = profile.container
         let cgroup = cgroup(for: container)
         var options = self.options
         options.terminalFD = terminal?.slave
+        options.audit = onDenied != nil
         options.cgroupJoinFiles = cgroup?.joinFiles ?? []
         // v2: made first, and clone3 starts the child inside; v1: made while the child mounts.
         options.cgroupMadeFirst = cgroup?.layout == .unified
@@ -52,7 +55,9 @@ public struct ContainerRunner {
         }
         terminal?.closeSlave()
         ProcessControl.forwardSignals(to: child.pid)
-        if let failure = child.release() {
+        if let failure = onDenied.map({ child.releaseAudited(onCall: $0) }) ?? child.release() {
+            // Usually gone already; an audited child may still wait for its listener's taker.
+            ProcessControl.kill(child.pid, 9)
             _ = ProcessControl.wait(child.pid)
             cgroup?.remove()
             throw RunError(description: "container setup failed at step '\(failure.step)': \(failure)")

@@ -49,6 +49,8 @@ public struct RunOptions: Sendable {
     public var cgroupJoinFiles: [String] = []
     /// The cgroup exists before the clone (v2, which clones into it): no need to wait for it.
     public var cgroupMadeFirst = false
+    /// `--audit`: the filter (an audit program) reports to a listener policyc takes.
+    public var audit = false
 
     public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false, initProcess: Bool = false) {
         self.rootfs = rootfs
@@ -93,6 +95,7 @@ public struct LaunchPlanner {
     static let MS_REMOUNT: UInt = 32, MS_BIND: UInt = 4096, MS_REC: UInt = 16384, MS_PRIVATE: UInt = 1 << 18
     static let MS_STRICTATIME: UInt = 1 << 24
     static let CLONE_NEWCGROUP: Int32 = 0x0200_0000
+    static let SECCOMP_FILTER_FLAG_NEW_LISTENER: UInt32 = 8
     static let cloneFlags: [String: UInt64] = [
         "mount": 0x0002_0000, "uts": 0x0400_0000, "ipc": 0x0800_0000, "user": 0x1000_0000,
         "pid": 0x2000_0000, "net": 0x4000_0000, "time": 0x80,
@@ -127,9 +130,11 @@ public struct LaunchPlanner {
         if profile.noNewPrivileges { steps.append(.noNewPrivileges) }
         steps += try landlockSteps()
         steps += try lsmSteps()
-        // Forked before the filter so that the init runs under it too.
-        if options.initProcess { steps.append(.initProcess) }
-        steps.append(.seccomp(filter: profile.seccompFilter, flags: profile.seccompFlags))
+        // The init runs under the filter too: forked before it (each loads it), or, audited,
+        // after it, so that the one listener policyc takes serves both.
+        if options.initProcess && !options.audit { steps.append(.initProcess) }
+        steps.append(.seccomp(filter: profile.seccompFilter, flags: profile.seccompFlags | (options.audit ? Self.SECCOMP_FILTER_FLAG_NEW_LISTENER : 0)))
+        if options.initProcess && options.audit { steps.append(.initProcess) }
         steps.append(try execStep())
         return steps
     }

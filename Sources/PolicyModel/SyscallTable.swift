@@ -75,3 +75,23 @@ public struct SyscallTable: Sendable {
         return names
     }()
 }
+
+extension SyscallTable {
+    /// The kinds of a syscall's arguments, one letter each: `s` a C string the kernel reads (a
+    /// path, a name), `p` another pointer, `n` a number.
+    public enum ArgumentKind: Character, Sendable {
+        case string = "s", pointer = "p", number = "n"
+    }
+
+    private static let signatures: [String: [ArgumentKind]] = {
+        var map: [String: [ArgumentKind]] = [:]
+        for line in rawArity.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2 { map[String(fields[0])] = fields[1].compactMap(ArgumentKind.init(rawValue:)) }
+        }
+        return map
+    }()
+
+    /// The syscall's arguments (its SYSCALL_DEFINEn), when the kernel sources define it.
+    public static func arguments(of name: String) -> [ArgumentKind]? { signatures[name] }
+}

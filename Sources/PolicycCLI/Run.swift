@@ -18,12 +18,13 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Give the command a pseudo-terminal relayed to this one.") var tty = false
     @Flag(name: .customLong("init"), help: "Run a minimal init as pid 1 that reaps zombies and forwards signals.") var initProcess = false
     @Flag(help: "Compile the policy even when the profile cache has it unchanged (see POLICYC_CACHE_DIR).") var noCache = false
+    @Flag(help: "Let the command run, but report every syscall the policy would deny, with its arguments, and suggest a policy allowing them.") var audit = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
     /// The same request the quick path makes.
     var request: RunRequest {
         RunRequest(includeDirs: options.includeDirs, policy: policy, rootfs: rootfs, bundle: bundle, lsmOptional: lsmOptional,
-                   tty: tty, initProcess: initProcess, noCache: noCache, command: command)
+                   tty: tty, initProcess: initProcess, noCache: noCache, audit: audit, command: command)
     }
 
     func validate() throws { try request.validate() }
@@ -41,9 +42,11 @@ struct RunRequest: Equatable {
     var tty = false
     var initProcess = false
     var noCache = false
+    var audit = false
     var command: [String] = []
 
     func validate() throws {
+        if audit && tty { throw ValidationError("--audit and --tty cannot be combined yet") }
         if command.isEmpty && bundle == nil { throw ValidationError("give the command to run after --, e.g. policyc run -- /bin/sh -c id") }
         if bundle != nil && rootfs != nil { throw ValidationError("--bundle brings its own rootfs; drop --rootfs") }
     }
@@ -117,6 +120,29 @@ struct RunRequest: Equatable {
                              env: env, cwd: process?["cwd"] as? String, hostname: config["hostname"] as? String)
     }
 
+    /// `--audit` compiles afresh: the report names the rule behind each verdict.
+    func auditLog() throws -> AuditLog {
+        var options = PolicyOptions()
+        options.includeDirs = includeDirs
+        return AuditLog(filter: try options.compileRecordingInputs(policy).filter)
+    }
+
+    func auditProfile(_ filter: CompiledFilter) throws -> RunProfile {
+        var profile = RunProfile(filter)
+        do {
+            profile.seccompFilter = try filter.auditProgram().bytes
+        } catch {
+            System.writeStderr("policyc: the audit filter: \(error)\n")
+            throw ExitCode(1)
+        }
+        return profile
+    }
+
+    func auditReport(_ audit: AuditLog) -> String {
+        guard let suggestion = audit.suggestion(extending: policy ?? "default") else { return audit.report() }
+        return audit.report() + "A policy that allows what ran:\n\n" + suggestion
+    }
+
     /// The compiled profile: from the cache when the policy and everything it extends are
     /// unchanged, else compiled (and cached). Warnings are printed either way.
     func profile() throws -> RunProfile {
@@ -135,7 +161,8 @@ struct RunRequest: Equatable {
     }
 
     func run() throws {
-        var profile = try profile()
+        var audit = try self.audit ? auditLog() : nil
+        var profile = try audit.map { try auditProfile($0.filter) } ?? profile()
         var rootfs = self.rootfs, command = self.command
         if let bundle {
             let config = try readBundle(bundle)
@@ -148,7 +175,9 @@ struct RunRequest: Equatable {
         }
         let runner = ContainerRunner(profile: profile, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess))
         do {
-            throw ExitCode(try runner.run(tty: tty))
+            let status = try runner.run(tty: tty, onDenied: audit == nil ? nil : { audit?.record($0) })
+            if let audit { System.writeStderr(auditReport(audit)) }
+            throw ExitCode(status)
         } catch let exit as ExitCode {
             throw exit
         } catch {

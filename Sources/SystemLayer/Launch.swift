@@ -80,6 +80,29 @@ public enum LaunchStep: Equatable, Sendable {
     }
 }
 
+/// A syscall the container made that its policy denies, seen by `run --audit`.
+public struct SeccompNotification: Hashable, Sendable {
+    public var pid: UInt32
+    public var auditArch: UInt32
+    public var nr: Int32
+    public var args: [UInt64]
+
+    public init(pid: UInt32, auditArch: UInt32, nr: Int32, args: [UInt64]) {
+        self.pid = pid
+        self.auditArch = auditArch
+        self.nr = nr
+        self.args = args
+    }
+}
+
+extension LaunchStep {
+    /// A seccomp step whose filter reports to a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+    public var hasListener: Bool {
+        if case .seccomp(_, let flags) = self { return flags & 8 != 0 }
+        return false
+    }
+}
+
 /// A cloned child walking its steps; owns the C copies of every string until released.
 public final class LaunchedChild {
     public let pid: Int32
@@ -159,7 +182,8 @@ public final class LaunchedChild {
             cSteps.append(s)
         }
         var errorFD: Int32 = -1, syncFD: Int32 = -1
-        var spec = pc_clone_spec(flags: cloneFlags, cgroup_fd: cgroupFD ?? -1, wait: steps.contains(.awaitParent) ? 1 : 0)
+        let waits = steps.contains(.awaitParent) || steps.contains(where: \.hasListener)
+        var spec = pc_clone_spec(flags: cloneFlags, cgroup_fd: cgroupFD ?? -1, wait: waits ? 1 : 0)
         let pid = cSteps.withUnsafeBufferPointer { pc_launch(&spec, $0.baseAddress, Int32($0.count), &errorFD, &syncFD) }
         guard pid > 0 else {
             arena.forEach { free($0) }
@@ -178,24 +202,75 @@ public final class LaunchedChild {
     /// exec'd.
     public func release() -> StepFailure? {
         if syncFD >= 0 {
-            var go: UInt8 = 1
-            _ = write(syncFD, &go, 1)
+            letGo()
             close(syncFD)
             syncFD = -1
         }
-        var failure = pc_launch_error()
+        defer { freeStorage() }
+        return readFailure()
+    }
+
+    /// `release()` for a child whose filter sends what it denies to a listener: takes a copy of
+    /// the listener, then hands every notification to `onCall` and lets the syscall run, until
+    /// the child (the container's first process) has exited. Returns a setup failure, if any.
+    public func releaseAudited(onCall: (SeccompNotification) -> Void) -> StepFailure? {
+        defer { freeStorage() }
+        if steps.contains(.awaitParent) { letGo() }
+        var record = pc_launch_error()
+        guard readRecord(&record) else { return StepFailure(step: "seccomp listener", errno: EPIPE) }
+        guard record.step == PC_LISTENER_AT else { return failure(record) }
+        let listener = pc_take_listener(pid, record.err, 5000)
+        guard listener >= 0 else { return StepFailure(step: "seccomp listener", errno: -listener) }
+        defer { Glibc.close(listener) }
+        letGo()
+        close(syncFD)
+        syncFD = -1
+        var watched = errorFD, setupFailure: StepFailure?
+        var n = pc_notification()
+        while true {
+            let event = pc_audit_next(listener, watched, pid, &n)
+            if event == 1 {
+                onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) }))
+                _ = pc_notify_continue(listener, n.id)
+            } else if event == 2 {
+                setupFailure = readFailure()
+                watched = -1
+            } else {
+                return setupFailure
+            }
+        }
+    }
+
+    private func letGo() {
+        var go: UInt8 = 1
+        _ = write(syncFD, &go, 1)
+    }
+
+    private func readRecord(_ record: inout pc_launch_error) -> Bool {
         var n: Int
-        repeat { n = read(errorFD, &failure, MemoryLayout<pc_launch_error>.size) } while n < 0 && errno == EINTR
-        close(errorFD)
+        repeat { n = read(errorFD, &record, MemoryLayout<pc_launch_error>.size) } while n < 0 && errno == EINTR
+        return n == MemoryLayout<pc_launch_error>.size
+    }
+
+    /// The failure the child reports, or nil at EOF (it exec'd).
+    private func readFailure() -> StepFailure? {
+        var record = pc_launch_error()
+        return readRecord(&record) ? failure(record) : nil
+    }
+
+    private func failure(_ record: pc_launch_error) -> StepFailure {
+        let name = Int(record.step) >= 0 && Int(record.step) < steps.count ? steps[Int(record.step)].name : "exec"
+        return StepFailure(step: name, errno: record.err)
+    }
+
+    private func freeStorage() {
         storage.forEach { free($0) }
         storage = []
-        guard n == MemoryLayout<pc_launch_error>.size else { return nil }
-        let name = Int(failure.step) < steps.count ? steps[Int(failure.step)].name : "exec"
-        return StepFailure(step: name, errno: failure.err)
     }
 
     deinit {
         if syncFD >= 0 { close(syncFD) }
+        close(errorFD)
         storage.forEach { free($0) }
     }
 }
@@ -485,5 +560,20 @@ extension System {
     public static func modifiedSeconds(_ path: String) -> Int? {
         var st = stat()
         return lstat(path, &st) == 0 ? st.st_mtim.tv_sec : nil
+    }
+}
+
+extension System {
+    /// A NUL-terminated string at `address` in process `pid` (read through /proc/PID/mem, as a
+    /// debugger does), at most `limit` bytes; nil when it cannot be read.
+    public static func readString(pid: UInt32, address: UInt64, limit: Int = 256) -> String? {
+        let fd = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, limit, off_t(Int64(bitPattern: address))) }
+        guard n > 0 else { return nil }
+        let bytes = buffer.prefix(n).prefix { $0 != 0 }
+        return String(decoding: bytes, as: UTF8.self) + (bytes.count == n && n == limit ? "…" : "")
     }
 }

@@ -29,7 +29,7 @@ import Testing
     @Test(arguments: [
         ["--help"], ["--policy=p", "--", "x"], ["--policy", "a", "--policy", "b", "--", "x"], ["--tty", "-t", "--", "x"],
         ["--bogus", "--", "x"], ["x"], ["--"], ["--bundle", "b"], ["--bundle", "b", "--rootfs", "r", "--", "x"],
-        ["--policy", "--", "x"], ["-I"],
+        ["--policy", "--", "x"], ["-I"], ["--audit", "--", "x"],
     ])
     func quickPathLeavesTheRestToArgumentParser(_ arguments: [String]) {
         #expect(RunRequest.parseQuickly(arguments[...]) == nil)

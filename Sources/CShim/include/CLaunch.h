@@ -27,7 +27,10 @@ enum pc_op {
     PC_LANDLOCK_PORT,    /* add net-port rule: port x, access y */
     PC_LANDLOCK_RESTRICT,/* landlock_restrict_self */
     PC_WRITE_FILE,       /* write a to file b (LSM exec labels) */
-    PC_SECCOMP,          /* seccomp(SECCOMP_SET_MODE_FILTER, x, {len, data}) */
+    PC_SECCOMP,          /* seccomp(SECCOMP_SET_MODE_FILTER, x, {len, data}); with
+                            SECCOMP_FILTER_FLAG_NEW_LISTENER in x the child first reports the
+                            descriptor the listener will get (PC_LISTENER_AT), then waits on
+                            the sync pipe until policyc has taken a copy of it */
     PC_EXEC,             /* execve(a, argv, envp) */
     PC_TOUCH,            /* create file a (a bind-mount target) */
     PC_TTY,              /* setsid; make fd x the controlling terminal and stdin/out/err */
@@ -56,9 +59,11 @@ typedef struct {
 } pc_step;
 
 typedef struct {
-    int32_t step;  /* index of the failed step */
-    int32_t err;   /* its errno */
+    int32_t step;  /* index of the failed step, or PC_LISTENER_AT */
+    int32_t err;   /* its errno, or the listener's descriptor number */
 } pc_launch_error;
+
+#define PC_LISTENER_AT (-2)
 
 typedef struct {
     uint64_t flags;       /* CLONE_NEW* namespaces (CLONE_NEWTIME needs clone3) */
@@ -89,6 +94,28 @@ int pc_open_pty(int like, int *master, int *slave);
 /* Copies stdin to the master and the master to stdout until the container's side is closed;
  * stdin is put in raw mode meanwhile when it is a terminal, and window size changes follow. */
 void pc_relay_pty(int master);
+
+/* One seccomp user notification, as the audit needs it. */
+typedef struct {
+    uint64_t id;
+    uint32_t pid;
+    uint32_t arch;
+    int32_t nr;
+    uint64_t args[6];
+} pc_notification;
+
+/* A copy of descriptor `fd` of process `pid` once it is a seccomp listener (the child makes it
+ * just after reporting its number): pidfd_getfd, retried for up to `wait_ms`. Returns the new
+ * close-on-exec descriptor or -errno (-ESRCH: the process is gone). */
+int pc_take_listener(pid_t pid, int fd, int wait_ms);
+
+/* The next event of an audited container: 1 a notification is in *n (answer it with
+ * pc_notify_continue), 2 `error_fd` is readable (skipped when -1), 0 process `pid` has exited
+ * or every filtered process is gone, or -errno. */
+int pc_audit_next(int listener, int error_fd, pid_t pid, pc_notification *n);
+
+/* Lets the notified syscall run as if the filter had allowed it. */
+int pc_notify_continue(int listener, uint64_t id);
 
 /* The Landlock ABI the kernel offers, 0 without Landlock. */
 int pc_landlock_abi(void);

@@ -1,0 +1,84 @@
+import Foundation
+import Launcher
+import PolicyCompiler
+import PolicyModel
+import SystemLayer
+import Testing
+
+/// `policyc run --audit`: the workload runs; what the policy would deny is reported.
+@Suite(.serialized) struct AuditTests {
+    /// The audit program allows (or logs) exactly what the policy does and sends everything
+    /// else to the listener, on every syscall of every architecture the policy covers.
+    @Test(arguments: ["default.yaml", "strict.yaml", "webserver.yaml"])
+    func auditProgramNotifiesExactlyWhatThePolicyDenies(_ name: String) throws {
+        let filter = try #require(compile(path: Paths.policies + "/" + name).0)
+        let audit = try BPFInterpreter(filter.auditProgram())
+        let original = try BPFInterpreter(filter.program)
+        for arch in filter.ir.arches.map(\.arch) {
+            for entry in SyscallTable.forArch(arch).entries {
+                for args in [[UInt64](repeating: 0, count: 6), [1, 2, 3, 4, 5, 6], [0x7FFF_FFFF_FFFF, 0xFFFF_FFFF, 1 << 28, 0, 0, 0]] {
+                    let before = try original.run(auditArch: arch.auditArch, nr: entry.number, args: args).action
+                    let after = try audit.run(auditArch: arch.auditArch, nr: entry.number, args: args).action
+                    let expected: Action = before == .allow || before == .log ? before : .notify
+                    #expect(after == expected, "\(arch) \(entry.name)\(args): \(before) became \(after)")
+                }
+            }
+        }
+    }
+
+    static let policy = """
+        policyc: v1
+        name: audited
+        extends: [default]
+        seccomp:
+          syscalls:
+            - names: [mkdir, mkdirat]
+              action: errno(EPERM)
+            - names: [getppid]
+              action: kill-process
+
+        """
+
+    @Test func theWorkloadRunsAndTheReportNamesEveryDenial() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: dir + "/audited.yaml"))
+        let script = "mkdir /tmp/made-in-audit && echo made; echo ppid=$PPID; cat /proc/self/status | grep -c Seccomp"
+        let (status, out, err) = try runPolicyc(["run", "--audit", "--policy", dir + "/audited.yaml", "--", "/bin/sh", "-c", script])
+        #expect(status == 0, "\(err)")
+        #expect(out.hasPrefix("made\nppid=0\n"), "denied syscalls did not run:\n\(out)\(err)")
+        #expect(err.contains("would be errno(EPERM), decided by rule at \(dir)/audited.yaml:6"), "\(err)")
+        #expect(err.contains("mkdir(\"/tmp/made-in-audit\", 511)") || err.contains("mkdirat("), "\(err)")
+        #expect(err.contains("getppid (x86_64): 1 call, would be kill-process"), "\(err)")
+
+        // The suggested policy is valid and lets the same command run without --audit.
+        let suggestion = try #require(err.components(separatedBy: "A policy that allows what ran:\n\n").last)
+        try Data(suggestion.utf8).write(to: URL(fileURLWithPath: dir + "/suggested.yaml"))
+        let (checked, _, checkErr) = try runPolicyc(["check", dir + "/suggested.yaml"])
+        #expect(checked == 0, "\(suggestion)\n\(checkErr)")
+        let (plain, plainOut, plainErr) = try runPolicyc(["run", "--policy", dir + "/suggested.yaml", "--", "/bin/sh", "-c", script])
+        #expect(plain == 0 && plainOut.hasPrefix("made\nppid=0\n"), "\(plainOut)\(plainErr)")
+    }
+
+    /// With --init the command (not the init) carries the audited filter.
+    @Test func auditWithAnInit() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: dir + "/audited.yaml"))
+        let (status, out, err) = try runPolicyc(["run", "--audit", "--init", "--policy", dir + "/audited.yaml", "--", "/bin/sh", "-c", "echo pid=$$ ppid=$PPID"])
+        #expect(status == 0 && out == "pid=2 ppid=1\n", "\(out)\(err)")
+        #expect(err.contains("getppid (x86_64): 1 call"), "\(err)")
+    }
+
+    @Test func aPolicyThatDeniesNothingTheWorkloadDoesSaysSo() throws {
+        let (status, _, err) = try runPolicyc(["run", "--audit", "--", "/bin/true"])
+        #expect(status == 0, "\(err)")
+        #expect(err.contains("the policy denied nothing the container did"), "\(err)")
+    }
+
+    @Test func auditWithATerminalIsAUsageError() throws {
+        let (status, _, err) = try runPolicyc(["run", "--audit", "--tty", "--", "/bin/true"])
+        #expect(status == 2, "\(err)")
+        #expect(err.contains("--audit and --tty"), "\(err)")
+    }
+}
