@@ -70,6 +70,14 @@ import Testing
         #expect(err.contains("getppid (x86_64): 1 call"), "\(err)")
     }
 
+    /// Rootless, the listener is taken from a child in a user namespace.
+    @Test func auditAsNobody() throws {
+        let (status, out, err) = try runPolicycAs("nobody", ["run", "--audit", "--", "/bin/sh", "-c", "mount -t tmpfs none /tmp 2>/dev/null; echo done"])
+        #expect(status == 0 && out == "done\n", "\(out)\(err)")
+        #expect(err.contains("mount(\"none\", \"/tmp\", \"tmpfs\", 0, 0)"), "\(err)")
+        #expect(err.contains("would be errno(EPERM), decided by defaultAction at Policies/default.yaml"), "\(err)")
+    }
+
     @Test func aPolicyThatDeniesNothingTheWorkloadDoesSaysSo() throws {
         let (status, _, err) = try runPolicyc(["run", "--audit", "--", "/bin/true"])
         #expect(status == 0, "\(err)")
