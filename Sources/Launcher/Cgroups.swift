@@ -3,10 +3,12 @@ import SystemLayer
 
 /// The container's cgroup: v2 (unified) when /sys/fs/cgroup is cgroup2, else the v1
 /// controllers (memory, pids, cpu). Created before exec, removed after exit.
-public struct ContainerCgroup {
+public struct ContainerCgroup: Sendable {
     public enum Layout: Equatable, Sendable { case unified, v1 }
 
     public let layout: Layout
+    /// v1: the controller of each directory; empty on v2.
+    public let controllers: [String]
     public let directories: [String]
     let name: String
 
@@ -19,11 +21,13 @@ public struct ContainerCgroup {
         self.name = name
         self.layout = layout
         switch layout {
-        case .unified: directories = ["/sys/fs/cgroup/\(name)"]
+        case .unified:
+            controllers = []
+            directories = ["/sys/fs/cgroup/\(name)"]
         case .v1:
             let used = Set(Self.settings(container, layout: .v1).map(\.0))
-            directories = ["memory", "pids", "cpu"].filter { used.contains($0) && System.exists("/sys/fs/cgroup/" + $0) }
-                .map { "/sys/fs/cgroup/\($0)/\(name)" }
+            controllers = ["memory", "pids", "cpu"].filter { used.contains($0) && System.exists("/sys/fs/cgroup/" + $0) }
+            directories = controllers.map { "/sys/fs/cgroup/\($0)/\(name)" }
         }
     }
 

@@ -28,10 +28,9 @@ public struct ContainerRunner {
         var options = self.options
         options.terminalFD = terminal?.slave
         options.audit = onDenied != nil
-        options.cgroupJoinFiles = cgroup?.joinFiles ?? []
+        options.cgroup = cgroup
         // v2: made first, and clone3 starts the child inside; v1: made while the child mounts.
-        options.cgroupMadeFirst = cgroup?.layout == .unified
-        let madeFirst = options.cgroupMadeFirst
+        let madeFirst = cgroup?.layout == .unified
         let planner = LaunchPlanner(profile: profile, options: options, host: host)
         let steps = try planner.plan()
         if madeFirst, let cgroup { try setUp(cgroup, limits: container) }

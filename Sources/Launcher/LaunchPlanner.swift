@@ -45,10 +45,9 @@ public struct RunOptions: Sendable {
     public var initProcess: Bool
     /// The terminal to give the container (`--tty`), set by the runner.
     public var terminalFD: Int32?
-    /// Files through which the child joins its cgroup(s), set by the runner.
-    public var cgroupJoinFiles: [String] = []
-    /// The cgroup exists before the clone (v2, which clones into it): no need to wait for it.
-    public var cgroupMadeFirst = false
+    /// The container's own cgroup, set by the runner: on v2 made before the clone (which
+    /// puts the child in it), on v1 while the child mounts.
+    public var cgroup: ContainerCgroup?
     /// `--audit`: the filter (an audit program) reports to a listener policyc takes.
     public var audit = false
 
@@ -115,13 +114,16 @@ public struct LaunchPlanner {
         var steps: [LaunchStep] = usesUserNamespace ? [.awaitParent] : []
         if let fd = options.terminalFD { steps.append(.terminal(fd: fd)) }
         steps += try mountSteps()
-        // policyc makes the cgroup while the child mounts; the child joins it while the host's
-        // cgroup tree is still in reach, then takes a cgroup namespace rooted there.
-        if !options.cgroupJoinFiles.isEmpty {
-            if !usesUserNamespace && !options.cgroupMadeFirst { steps.append(.awaitParent) }
-            steps += options.cgroupJoinFiles.map { LaunchStep.joinCgroup($0) }
+        // The child joins its cgroup while the host's cgroup tree is still in reach, takes a
+        // cgroup namespace rooted there, and sees that cgroup at /sys/fs/cgroup.
+        if let cgroup = options.cgroup {
+            if !usesUserNamespace && cgroup.layout == .v1 { steps.append(.awaitParent) }
+            steps += cgroup.joinFiles.map { LaunchStep.joinCgroup($0) }
         }
-        if namespaces.contains("cgroup") { steps.append(.unshare(flags: Self.CLONE_NEWCGROUP)) }
+        if namespaces.contains("cgroup") {
+            steps.append(.unshare(flags: Self.CLONE_NEWCGROUP))
+            steps += options.cgroup.map(cgroupViewSteps) ?? []
+        }
         steps.append(.pivotRoot(newRoot))
         steps.append(.chdir(container.cwd ?? "/"))
         if namespaces.contains("uts") { steps.append(.sethostname(container.hostname ?? profile.name)) }
@@ -209,6 +211,20 @@ public struct LaunchPlanner {
             steps += [.mkdir("\(r)/dev/mqueue", mode: 0o755),
                       .mount(source: "mqueue", target: "\(r)/dev/mqueue", fstype: "mqueue", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false)]
         }
+        return steps
+    }
+
+    /// /sys/fs/cgroup inside: the container's own cgroup directories, read-only (a tmpfs holds
+    /// one per v1 controller), as runtimes such as the JVM's read their limits there.
+    func cgroupViewSteps(_ cgroup: ContainerCgroup) -> [LaunchStep] {
+        let view = newRoot + "/sys/fs/cgroup"
+        guard cgroup.layout == .v1 else { return cgroup.directories.flatMap { readOnlyBind($0, view) } }
+        var steps: [LaunchStep] = [.mount(source: "tmpfs", target: view, fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: "mode=755", optional: false)]
+        for (controller, dir) in zip(cgroup.controllers, cgroup.directories) {
+            steps.append(.mkdir("\(view)/\(controller)", mode: 0o755))
+            steps += readOnlyBind(dir, "\(view)/\(controller)")
+        }
+        steps.append(.mount(source: nil, target: view, fstype: nil, flags: Self.MS_REMOUNT | Self.MS_RDONLY | Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: "mode=755", optional: false))
         return steps
     }
 

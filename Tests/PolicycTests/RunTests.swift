@@ -43,21 +43,23 @@ import Testing
 
     @Test func launchSequenceIsInTheDocumentedOrder() throws {
         let filter = try #require(compile(path: Paths.policies + "/webserver.yaml").0)
+        var limits = ContainerSpec()
+        limits.pids = 10
         var options = RunOptions(command: ["env"], lsmOptional: true)
-        options.cgroupJoinFiles = ["/sys/fs/cgroup/memory/x/tasks"]
+        options.cgroup = ContainerCgroup(name: "x", limits: limits, layout: .v1)
         let planner = LaunchPlanner(filter: filter, options: options, host: Self.fakeHost)
         var order: [String] = []
         for step in try planner.plan() where order.last != Self.kind(step) { order.append(Self.kind(step)) }
-        #expect(order == ["mounts", "wait", "join cgroup", "unshare", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
+        #expect(order == ["mounts", "wait", "join cgroup", "unshare", "mounts", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
                           "keepcaps", "setuid", "capset", "no_new_privs", "landlock", "seccomp", "exec"])
         guard case .exec(let path, let argv, _) = try planner.plan().last else { Issue.record("no exec"); return }
         #expect(path == "/usr/bin/env" && argv == ["env"])
         // On v2 the cgroup is made before clone3 puts the child in it: no wait; the join stays
-        // for kernels without clone3.
-        options.cgroupMadeFirst = true
-        options.cgroupJoinFiles = ["/sys/fs/cgroup/x/cgroup.procs"]
+        // for kernels without clone3. /sys/fs/cgroup inside is the container's cgroup, read-only.
+        options.cgroup = ContainerCgroup(name: "x", limits: limits, layout: .unified)
         let v2 = try LaunchPlanner(filter: filter, options: options, host: Self.fakeHost).plan()
         #expect(!v2.contains(.awaitParent) && v2.contains(.joinCgroup("/sys/fs/cgroup/x/cgroup.procs")))
+        #expect(v2.contains(.mount(source: "/sys/fs/cgroup/x", target: "/tmp/sys/fs/cgroup", fstype: nil, flags: 4096 | 16384, data: nil, optional: false)))
         // The cgroup namespace is unshared after the join, not cloned.
         #expect(planner.cloneFlags() == 0x0002_0000 | 0x2000_0000 | 0x0400_0000 | 0x0800_0000 | 0x4000_0000)
         #expect(try planner.plan().first(where: { Self.kind($0) == "unshare" }) == .unshare(flags: 0x0200_0000))
@@ -191,14 +193,16 @@ import Testing
         #expect(leftoverCgroups().isEmpty)
     }
 
-    /// The child joins its cgroup before anything else, then gets a cgroup namespace rooted
-    /// there: inside, its cgroup is "/" and the limits are those of the policy.
+    /// The child joins its cgroup, then gets a cgroup namespace rooted there: inside, its cgroup
+    /// is "/", and /sys/fs/cgroup shows its limits, read-only.
     @Test func containerSeesItsOwnCgroupAsRoot() throws {
         let (dir, policy) = try limitedPolicy()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let script = "cat /proc/self/cgroup"
+        let limits = "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max"
+        let script = "cat /proc/self/cgroup; \(limits); echo x > /sys/fs/cgroup/pids/pids.max || echo read-only"
         let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", script])
         #expect(status == 0, "\(err)")
+        #expect(out.contains("\n24\n33554432\n") && out.hasSuffix("read-only\n"), "the limits at /sys/fs/cgroup:\n\(out)\(err)")
         let lines = out.split(separator: "\n")
         let controllers = lines.filter { $0.contains(":memory:") || $0.contains(":pids:") || $0.hasPrefix("0::") }
         #expect(!controllers.isEmpty && controllers.allSatisfy { $0.hasSuffix(":/") }, "\(out)")
