@@ -23,17 +23,28 @@ public struct ContainerRunner {
     /// then allowed.
     public func run(tty: Bool = false, onDenied: ((SeccompNotification) -> Void)? = nil) throws -> Int32 {
         let terminal = tty ? try PseudoTerminal() : nil
-        let container = profile.container
-        let cgroup = cgroup(for: container)
+        let cgroup = cgroup(for: profile.container)
         var options = self.options
         options.terminalFD = terminal?.slave
         options.audit = onDenied != nil
         options.cgroup = cgroup
-        // v2: made first, and clone3 starts the child inside; v1: made while the child mounts.
-        let madeFirst = cgroup?.layout == .unified
-        let planner = LaunchPlanner(profile: profile, options: options, host: host)
+        let child = try start(LaunchPlanner(profile: profile, options: options, host: host), cgroup: cgroup)
+        terminal?.closeSlave()
+        ProcessControl.forwardSignals(to: child.pid)
+        if let failure = onDenied.map({ child.releaseAudited(onCall: $0) }) ?? child.release() {
+            abandon(child, cgroup)
+            throw RunError(description: "container setup failed at step '\(failure.step)': \(failure)")
+        }
+        terminal?.relay()
+        return finish(ProcessControl.wait(child.pid), cgroup: cgroup)
+    }
+
+    /// Clones the child with its cgroup made: on v2 first, so that clone3 starts the child
+    /// inside; on v1 while the child mounts. Then the id maps of a user namespace.
+    func start(_ planner: LaunchPlanner, cgroup: ContainerCgroup?) throws -> LaunchedChild {
         let steps = try planner.plan()
-        if madeFirst, let cgroup { try setUp(cgroup, limits: container) }
+        let madeFirst = cgroup?.layout == .unified
+        if madeFirst, let cgroup { try setUp(cgroup, limits: profile.container) }
         let child: LaunchedChild
         do {
             let cgroupFD = madeFirst ? try cgroup?.openForClone() : nil
@@ -44,28 +55,28 @@ public struct ContainerRunner {
             throw error
         }
         do {
-            if !madeFirst, let cgroup { try setUp(cgroup, limits: container) }
+            if !madeFirst, let cgroup { try setUp(cgroup, limits: profile.container) }
             if planner.usesUserNamespace { try writeIDMaps(child.pid) }
         } catch {
-            ProcessControl.kill(child.pid, 9)
-            _ = ProcessControl.wait(child.pid)
-            cgroup?.remove()
+            abandon(child, cgroup)
             throw RunError(description: "setting up the container failed: \(error)")
         }
-        terminal?.closeSlave()
-        ProcessControl.forwardSignals(to: child.pid)
-        if let failure = onDenied.map({ child.releaseAudited(onCall: $0) }) ?? child.release() {
-            // Usually gone already; an audited child may still wait for its listener's taker.
-            ProcessControl.kill(child.pid, 9)
-            _ = ProcessControl.wait(child.pid)
-            cgroup?.remove()
-            throw RunError(description: "container setup failed at step '\(failure.step)': \(failure)")
-        }
-        terminal?.relay()
-        let status = ProcessControl.wait(child.pid)
+        return child
+    }
+
+    /// Kills a child that will not run (usually gone already: an audited one may still wait
+    /// for its listener to be taken) and removes its cgroup.
+    func abandon(_ child: LaunchedChild, _ cgroup: ContainerCgroup?) {
+        ProcessControl.kill(child.pid, 9)
+        _ = ProcessControl.wait(child.pid)
+        cgroup?.remove()
+    }
+
+    /// The status to exit with, after reporting an OOM kill and removing the cgroup.
+    func finish(_ status: ExitStatus, cgroup: ContainerCgroup?) -> Int32 {
         if let cgroup {
             if status == .signaled(9), cgroup.oomKilled {
-                System.writeStderr("policyc: the container was killed by the kernel's OOM killer (memory limit \(container.memory ?? 0) bytes)\n")
+                System.writeStderr("policyc: the container was killed by the kernel's OOM killer (memory limit \(profile.container.memory ?? 0) bytes)\n")
             }
             cgroup.remove()
         }

@@ -120,11 +120,15 @@ struct RunRequest: Equatable {
                              env: env, cwd: process?["cwd"] as? String, hostname: config["hostname"] as? String)
     }
 
-    /// `--audit` compiles afresh: the report names the rule behind each verdict.
-    func auditLog() throws -> AuditLog {
+    var policyOptions: PolicyOptions {
         var options = PolicyOptions()
         options.includeDirs = includeDirs
-        return AuditLog(filter: try options.compileRecordingInputs(policy).filter)
+        return options
+    }
+
+    /// `--audit` compiles afresh: the report names the rule behind each verdict.
+    func auditLog() throws -> AuditLog {
+        AuditLog(filter: try policyOptions.compileRecordingInputs(policy).filter)
     }
 
     func auditProfile(_ filter: CompiledFilter) throws -> RunProfile {
@@ -152,27 +156,29 @@ struct RunRequest: Equatable {
             System.writeStderr(entry.warnings)
             return entry.profile
         }
-        var options = PolicyOptions()
-        options.includeDirs = includeDirs
-        let (filter, inputs, warnings) = try options.compileRecordingInputs(policy)
+        let (filter, inputs, warnings) = try policyOptions.compileRecordingInputs(policy)
         let profile = RunProfile(filter)
         if let cache, let key { cache.store(key: key, inputs: inputs, entry: .init(profile: profile, warnings: warnings)) }
         return profile
     }
 
+    /// The rootfs and command: from the bundle where one is given, whose env, cwd and hostname
+    /// also fill what the policy leaves open.
+    func resolveBundle(into profile: inout RunProfile) throws -> (rootfs: String?, command: [String]) {
+        guard let bundle else { return (rootfs, command) }
+        let config = try readBundle(bundle)
+        profile.container.env = profile.container.env ?? config.env
+        profile.container.cwd = profile.container.cwd ?? config.cwd
+        profile.container.hostname = profile.container.hostname ?? config.hostname
+        let command = self.command.isEmpty ? config.args : self.command
+        guard !command.isEmpty else { throw ValidationError("the bundle's process.args is empty; give the command after --") }
+        return (config.rootfs, command)
+    }
+
     func run() throws {
         var audit = try self.audit ? auditLog() : nil
         var profile = try audit.map { try auditProfile($0.filter) } ?? profile()
-        var rootfs = self.rootfs, command = self.command
-        if let bundle {
-            let config = try readBundle(bundle)
-            rootfs = config.rootfs
-            if command.isEmpty { command = config.args }
-            profile.container.env = profile.container.env ?? config.env
-            profile.container.cwd = profile.container.cwd ?? config.cwd
-            profile.container.hostname = profile.container.hostname ?? config.hostname
-            guard !command.isEmpty else { throw ValidationError("the bundle's process.args is empty; give the command after --") }
-        }
+        let (rootfs, command) = try resolveBundle(into: &profile)
         let runner = ContainerRunner(profile: profile, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess))
         do {
             let status = try runner.run(tty: tty, onDenied: audit == nil ? nil : { audit?.record($0) })
