@@ -1,5 +1,5 @@
 import Foundation
-import Launcher
+@testable import Launcher
 import PolicyCompiler
 import PolicyModel
 @testable import PolicycCLI
@@ -88,6 +88,23 @@ import Testing
         let file = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").first)
         try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: dir + "/cache/" + file)
         #expect(cache.lookup(key: key) == nil)
+    }
+
+    /// The cache keeps at most its limit of entries, dropping the least recently written.
+    @Test func cacheEvictsTheOldestEntries() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cache = ProfileCache(directory: dir)
+        let entry = ProfileCache.Entry(profile: try Self.webserverProfile(), warnings: "")
+        for i in 0..<ProfileCache.maxEntries {
+            cache.store(key: "key \(i)", inputs: [], entry: entry)
+        }
+        let oldest = cache.path(for: "key 0")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1)], ofItemAtPath: oldest)
+        cache.store(key: "one more", inputs: [], entry: entry)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(names.count == ProfileCache.maxEntries)
+        #expect(!FileManager.default.fileExists(atPath: oldest) && cache.lookup(key: "one more") == entry && cache.lookup(key: "key 1") == entry)
     }
 
     /// Through the binary: a second run uses the cache (same warnings, same result), an edit
