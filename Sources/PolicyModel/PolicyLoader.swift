@@ -99,7 +99,9 @@ public final class PolicyLoader {
         }
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text), !Self.isEmpty(node) else {
+            // The reader reads scalars as text and types them itself: the basic resolver spares the
+            // default one's regular expressions (ICU, about a millisecond to set up).
+            guard let node = try Yams.compose(yaml: text, .basic), !Self.isEmpty(node) else {
                 diagnostics.error(start, "empty file; expected a policy (policyc: v1, name, ...) or a seccomp profile")
                 return nil
             }
