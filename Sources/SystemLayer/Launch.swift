@@ -513,19 +513,18 @@ extension System {
     public static func makePrivateDirectory(_ path: String) -> Bool {
         var st = stat()
         if lstat(path, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR && isPrivate(st) }
-        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        if !parent.isEmpty, access(parent, F_OK) != 0 {
-            _ = makeParents(parent)
-        }
+        makeParents(of: path)
         guard mkdir(path, 0o700) == 0 || errno == EEXIST else { return false }
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR && isPrivate(st)
     }
 
-    private static func makeParents(_ path: String) -> Bool {
-        if access(path, F_OK) == 0 { return true }
+    /// `mkdir -p` of the directories above `path` (0755, as ~/.cache would be); a failure
+    /// shows in the mkdir of `path` itself.
+    private static func makeParents(of path: String) {
         let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        if !parent.isEmpty { _ = makeParents(parent) }
-        return mkdir(path, 0o755) == 0 || errno == EEXIST
+        guard !parent.isEmpty, access(parent, F_OK) != 0 else { return }
+        makeParents(of: parent)
+        mkdir(parent, 0o755)
     }
 
     /// Writes `bytes` to `path` by rename from a temporary file: readers see the old file or
