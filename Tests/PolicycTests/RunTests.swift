@@ -336,6 +336,8 @@ func runPolicycAs(_ user: String, _ arguments: [String]) throws -> (Int32, Strin
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    let watchdog = killAfter(seconds: 120, pid: process.processIdentifier)
+    defer { watchdog.cancel() }
     let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))

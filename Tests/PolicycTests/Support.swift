@@ -77,10 +77,19 @@ func runPolicyc(_ arguments: [String], cwd: String? = nil, environment: [String:
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    let watchdog = killAfter(seconds: 120, pid: process.processIdentifier)
+    defer { watchdog.cancel() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// A hung policyc fails its test (killed: status 9) instead of holding up the whole run.
+func killAfter(seconds: Double, pid: Int32) -> DispatchWorkItem {
+    let item = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+    return item
 }
 
 func temporaryDirectory() throws -> String {
