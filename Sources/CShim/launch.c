@@ -581,3 +581,26 @@ void pc_relay_pty(int master) {
     }
     if (raw) tcsetattr(0, TCSANOW, &saved);
 }
+
+struct pc_relay {
+    pthread_t thread;
+    int master;
+};
+
+static void *relay_thread(void *raw) {
+    pc_relay_pty(((struct pc_relay *)raw)->master);
+    return NULL;
+}
+
+pc_relay *pc_relay_pty_start(int master) {
+    struct pc_relay *relay = calloc(1, sizeof *relay);
+    if (!relay) return NULL;
+    relay->master = master;
+    if (pthread_create(&relay->thread, NULL, relay_thread, relay) != 0) { free(relay); return NULL; }
+    return relay;
+}
+
+void pc_relay_pty_join(pc_relay *relay) {
+    pthread_join(relay->thread, NULL);
+    free(relay);
+}

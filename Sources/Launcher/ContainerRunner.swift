@@ -31,11 +31,15 @@ public struct ContainerRunner {
         let child = try start(LaunchPlanner(profile: profile, options: options, host: host), cgroup: cgroup)
         terminal?.closeSlave()
         ProcessControl.forwardSignals(to: child.pid)
+        // An audit serves the listener on this thread until the container ends: the terminal
+        // is relayed from another meanwhile.
+        if onDenied != nil { try terminal?.startRelay() }
         if let failure = onDenied.map({ child.releaseAudited(onCall: $0) }) ?? child.release() {
             abandon(child, cgroup)
+            terminal?.finishRelay()
             throw RunError(description: "container setup failed at step '\(failure.step)': \(failure)")
         }
-        terminal?.relay()
+        if onDenied != nil { terminal?.finishRelay() } else { terminal?.relay() }
         return finish(ProcessControl.wait(child.pid), cgroup: cgroup)
     }
 

@@ -46,7 +46,6 @@ struct RunRequest: Equatable {
     var command: [String] = []
 
     func validate() throws {
-        if audit && tty { throw ValidationError("--audit and --tty cannot be combined yet") }
         if command.isEmpty && bundle == nil { throw ValidationError("give the command to run after --, e.g. policyc run -- /bin/sh -c id") }
         if bundle != nil && rootfs != nil { throw ValidationError("--bundle brings its own rootfs; drop --rootfs") }
     }

@@ -434,6 +434,19 @@ public final class PseudoTerminal {
     /// Blocks until the container's side of the terminal is closed.
     public func relay() { pc_relay_pty(master) }
 
+    private var background: OpaquePointer?
+
+    /// `relay()` on another thread, so this one can serve an audit; `finishRelay()` waits.
+    public func startRelay() throws(SystemError) {
+        guard let relay = pc_relay_pty_start(master) else { throw SystemError("pthread_create", EAGAIN) }
+        background = relay
+    }
+
+    public func finishRelay() {
+        if let background { pc_relay_pty_join(background) }
+        background = nil
+    }
+
     deinit {
         closeSlave()
         close(master)

@@ -84,9 +84,14 @@ import Testing
         #expect(err.contains("the policy denied nothing the container did"), "\(err)")
     }
 
-    @Test func auditWithATerminalIsAUsageError() throws {
-        let (status, _, err) = try runPolicyc(["run", "--audit", "--tty", "--", "/bin/true"])
-        #expect(status == 2, "\(err)")
-        #expect(err.contains("--audit and --tty"), "\(err)")
+    /// With --tty the terminal is relayed on another thread while policyc serves the audit.
+    @Test func auditWithATerminal() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: dir + "/audited.yaml"))
+        let script = "test -t 0 && test -t 1 && echo tty-ok; mkdir /tmp/in-tty && echo made"
+        let (status, out, err) = try runPolicyc(["run", "--audit", "--tty", "--policy", dir + "/audited.yaml", "--", "/bin/sh", "-c", script])
+        #expect(status == 0 && out.contains("tty-ok") && out.contains("made"), "\(out)\(err)")
+        #expect(err.contains("\"/tmp/in-tty\""), "\(err)")
     }
 }

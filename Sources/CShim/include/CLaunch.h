@@ -95,6 +95,12 @@ int pc_open_pty(int like, int *master, int *slave);
  * stdin is put in raw mode meanwhile when it is a terminal, and window size changes follow. */
 void pc_relay_pty(int master);
 
+/* pc_relay_pty on a thread of its own, while the calling thread serves an audit; the join waits
+ * for the relay to end. Start returns NULL when no thread could be made. */
+typedef struct pc_relay pc_relay;
+pc_relay *pc_relay_pty_start(int master);
+void pc_relay_pty_join(pc_relay *relay);
+
 /* One seccomp user notification, as the audit needs it. */
 typedef struct {
     uint64_t id;
