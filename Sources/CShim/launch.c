@@ -206,6 +206,11 @@ static pid_t clone_child(const pc_clone_spec *spec, int *into_cgroup) {
     return (pid_t)syscall(SYS_clone, (unsigned long)spec->flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
+static void wait_for_parent(int sync_fd) {
+    char go;
+    if (read(sync_fd, &go, 1) != 1) _exit(127);
+}
+
 /* The listener's descriptor is the lowest free one, found before the filter is in place: once
  * it is, any syscall the policy denies would wait for a listener policyc does not have yet. */
 static void load_filter_with_listener(const pc_step *s, int index, int error_fd, int sync_fd) {
@@ -218,47 +223,50 @@ static void load_filter_with_listener(const pc_step *s, int index, int error_fd,
     long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->x, &prog);
     if (listener < 0) fail(error_fd, index, errno);
     if (listener != next) fail(error_fd, index, EBADF);
-    char go;
-    if (read(sync_fd, &go, 1) != 1) _exit(127);
+    wait_for_parent(sync_fd);
     close((int)listener);
+}
+
+/* "0" through v1's `tasks` moves just this single-threaded child and skips the global
+ * threadgroup lock whose RCU grace period makes a cgroup.procs write take 5-20 ms; v2 without
+ * clone3 falls back to cgroup.procs. */
+static void join_cgroup(const pc_step *s, int index, int error_fd, int into_cgroup) {
+    if (into_cgroup) return;
+    pc_step write_zero = *s;
+    write_zero.op = PC_WRITE_FILE;
+    write_zero.b = s->a;
+    write_zero.a = "0";
+    int unused = -1;
+    if (run_step(&write_zero, &unused) != 0) fail(error_fd, index, errno);
 }
 
 static void run_child(const pc_step *steps, int count, int error_fd, int sync_fd, int into_cgroup) {
     int landlock_fd = -1;
     pid_t command = 0;
     for (int i = 0; i < count; i++) {
-        if (steps[i].op == PC_SECCOMP && (steps[i].x & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
-            load_filter_with_listener(&steps[i], i, error_fd, sync_fd);
-            continue;
-        }
-        if (steps[i].op == PC_WAIT) {
-            char go;
-            if (read(sync_fd, &go, 1) != 1) _exit(127);
-            continue;
-        }
-        if (steps[i].op == PC_INIT) {
+        const pc_step *s = &steps[i];
+        switch (s->op) {
+        case PC_WAIT: wait_for_parent(sync_fd); continue;
+        case PC_JOIN_CGROUP: join_cgroup(s, i, error_fd, into_cgroup); continue;
+        case PC_INIT:
             command = fork();
             if (command < 0) fail(error_fd, i, errno);
             continue;
+        case PC_SECCOMP:
+            if (s->x & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+                load_filter_with_listener(s, i, error_fd, sync_fd);
+                continue;
+            }
+            break;
+        case PC_EXEC:
+            if (command > 0) {   /* the init: the command execs, this process reaps */
+                close(error_fd);
+                init_loop(command);
+            }
+            break;
         }
-        if (steps[i].op == PC_EXEC && command > 0) {
-            close(error_fd);
-            init_loop(command);
-        }
-        if (steps[i].op == PC_JOIN_CGROUP) {
-            /* "0" through `tasks` (v1) moves just this single-threaded child and skips the
-             * global threadgroup lock whose RCU grace period makes a cgroup.procs write take
-             * 5-20 ms; v2 without clone3 falls back to cgroup.procs. */
-            if (into_cgroup) continue;
-            pc_step write_zero = steps[i];
-            write_zero.op = PC_WRITE_FILE;
-            write_zero.b = steps[i].a;
-            write_zero.a = "0";
-            if (run_step(&write_zero, &landlock_fd) != 0) fail(error_fd, i, errno);
-            continue;
-        }
-        if (run_step(&steps[i], &landlock_fd) != 0) {
-            if ((steps[i].flags & PC_STEP_OPTIONAL) && errno == ENOENT) continue;
+        if (run_step(s, &landlock_fd) != 0) {
+            if ((s->flags & PC_STEP_OPTIONAL) && errno == ENOENT) continue;
             fail(error_fd, i, errno);
         }
     }
