@@ -125,9 +125,15 @@ import Testing
         try Data("policyc: v1\nname: child\nextends: [base]\n".utf8).write(to: URL(fileURLWithPath: dir + "/child.yaml"))
         let (denied, _, deniedErr) = try policyc(run)
         #expect(denied == 1 && deniedErr.contains("Operation not permitted"), "\(deniedErr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").count == 1)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache")
+        #expect(entries.count == 1)
+        func inode() throws -> Int? {
+            try FileManager.default.attributesOfItem(atPath: dir + "/cache/" + entries[0])[.systemFileNumber] as? Int
+        }
+        let stored = try inode()
         let (again, _, againErr) = try policyc(run)
         #expect(again == 1 && againErr == deniedErr, "the cached run differs:\n\(againErr)")
+        #expect(try inode() == stored, "a hit reads the entry; a compile would have written a new one")
         try Data("policyc: v1\nname: base\nseccomp:\n  defaultAction: allow\n".utf8).write(to: URL(fileURLWithPath: dir + "/base.yaml"))
         let (allowed, out, allowedErr) = try policyc(run)
         #expect(allowed == 0 && out == "made\n", "an edit of the extended policy was missed: \(allowedErr)")
