@@ -452,9 +452,12 @@ static int is_seccomp_listener(int fd) {
     return strcmp(target, "anon_inode:seccomp notify") == 0;
 }
 
-int pc_take_listener(pid_t pid, int fd, int wait_ms) {
+int pc_pidfd_open(pid_t pid) {
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0) return -errno;
+    return pidfd < 0 ? -errno : pidfd;
+}
+
+int pc_take_listener(int pidfd, int fd, int wait_ms) {
     struct timespec tick = { 0, 100000 };
     int result = -ETIMEDOUT;
     for (int round = 0; round < wait_ms * 10; round++) {
@@ -466,42 +469,33 @@ int pc_take_listener(pid_t pid, int fd, int wait_ms) {
         }
         nanosleep(&tick, NULL);
     }
-    close(pidfd);
     return result;
 }
 
-int pc_audit_next(int listener, int error_fd, pid_t pid, pc_notification *n) {
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0) return errno == ESRCH ? 0 : -errno;
-    int result;
+int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n) {
     for (;;) {
         struct pollfd fds[3] = { { listener, POLLIN, 0 }, { error_fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
         if (poll(fds, 3, -1) < 0) {
             if (errno == EINTR) continue;
-            result = -errno;
-            break;
+            return -errno;
         }
         if (fds[0].revents & POLLIN) {
             struct seccomp_notif notif;
             memset(&notif, 0, sizeof notif);
             if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif) != 0) {
                 if (errno == ENOENT || errno == EINTR) continue;   /* the caller died meanwhile */
-                result = -errno;
-                break;
+                return -errno;
             }
             n->id = notif.id;
             n->pid = notif.pid;
             n->arch = notif.data.arch;
             n->nr = notif.data.nr;
             for (int i = 0; i < 6; i++) n->args[i] = notif.data.args[i];
-            result = 1;
-            break;
+            return 1;
         }
-        if (error_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) { result = 2; break; }
-        if ((fds[2].revents & POLLIN) || (fds[0].revents & POLLHUP)) { result = 0; break; }
+        if (error_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) return 2;
+        if ((fds[2].revents & POLLIN) || (fds[0].revents & POLLHUP)) return 0;
     }
-    close(pidfd);
-    return result;
 }
 
 int pc_notify_continue(int listener, uint64_t id) {

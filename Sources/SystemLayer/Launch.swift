@@ -219,7 +219,10 @@ public final class LaunchedChild {
         var record = pc_launch_error()
         guard readRecord(&record) else { return StepFailure(step: "seccomp listener", errno: EPIPE) }
         guard record.step == PC_LISTENER_AT else { return failure(record) }
-        let listener = pc_take_listener(pid, record.err, 5000)
+        let pidfd = pc_pidfd_open(pid)
+        guard pidfd >= 0 else { return StepFailure(step: "pidfd_open", errno: -pidfd) }
+        defer { Glibc.close(pidfd) }
+        let listener = pc_take_listener(pidfd, record.err, 5000)
         guard listener >= 0 else { return StepFailure(step: "seccomp listener", errno: -listener) }
         defer { Glibc.close(listener) }
         letGo()
@@ -228,7 +231,7 @@ public final class LaunchedChild {
         var watched = errorFD, setupFailure: StepFailure?
         var n = pc_notification()
         while true {
-            let event = pc_audit_next(listener, watched, pid, &n)
+            let event = pc_audit_next(listener, watched, pidfd, &n)
             if event == 1 {
                 onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) }))
                 _ = pc_notify_continue(listener, n.id)

@@ -110,15 +110,18 @@ typedef struct {
     uint64_t args[6];
 } pc_notification;
 
-/* A copy of descriptor `fd` of process `pid` once it is a seccomp listener (the child makes it
- * just after reporting its number): pidfd_getfd, retried for up to `wait_ms`. Returns the new
- * close-on-exec descriptor or -errno (-ESRCH: the process is gone). */
-int pc_take_listener(pid_t pid, int fd, int wait_ms);
+/* pidfd_open(pid): a descriptor of the process, readable once it has exited; or -errno. */
+int pc_pidfd_open(pid_t pid);
+
+/* A copy of descriptor `fd` of the process behind `pidfd` once it is a seccomp listener (the
+ * child makes it just after reporting its number): pidfd_getfd, retried for up to `wait_ms`.
+ * Returns the new close-on-exec descriptor or -errno (-ESRCH: the process is gone). */
+int pc_take_listener(int pidfd, int fd, int wait_ms);
 
 /* The next event of an audited container: 1 a notification is in *n (answer it with
- * pc_notify_continue), 2 `error_fd` is readable (skipped when -1), 0 process `pid` has exited
- * or every filtered process is gone, or -errno. */
-int pc_audit_next(int listener, int error_fd, pid_t pid, pc_notification *n);
+ * pc_notify_continue), 2 `error_fd` is readable (skipped when -1), 0 the process behind `pidfd`
+ * has exited or every filtered process is gone, or -errno. */
+int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n);
 
 /* Lets the notified syscall run as if the filter had allowed it. */
 int pc_notify_continue(int listener, uint64_t id);
