@@ -12,6 +12,9 @@ public struct ContainerCgroup: Sendable {
     public let directories: [String]
     let name: String
 
+    /// The v1 controllers policyc sets limits in.
+    static let v1Controllers = ["memory", "pids", "cpu"]
+
     public static func detectLayout() -> Layout {
         System.exists("/sys/fs/cgroup/cgroup.controllers") ? .unified : .v1
     }
@@ -26,7 +29,7 @@ public struct ContainerCgroup: Sendable {
             directories = ["/sys/fs/cgroup/\(name)"]
         case .v1:
             let used = Set(Self.settings(container, layout: .v1).map(\.0))
-            controllers = ["memory", "pids", "cpu"].filter { used.contains($0) && System.exists("/sys/fs/cgroup/" + $0) }
+            controllers = Self.v1Controllers.filter { used.contains($0) && System.exists("/sys/fs/cgroup/" + $0) }
             directories = controllers.map { "/sys/fs/cgroup/\($0)/\(name)" }
         }
     }
@@ -48,7 +51,7 @@ public struct ContainerCgroup: Sendable {
     }
 
     func directory(for controller: String) -> String? {
-        layout == .unified ? directories.first : directories.first { $0.contains("/\(controller)/") }
+        layout == .unified ? directories.first : controllers.firstIndex(of: controller).map { directories[$0] }
     }
 
     /// Makes the directories and writes the limits; the container joins later, itself.
@@ -90,7 +93,7 @@ public struct ContainerCgroup: Sendable {
 
     /// Where the cgroups of every run live: the cleaner sweeps them for leftovers.
     public static func bases(layout: Layout = detectLayout()) -> [String] {
-        layout == .unified ? ["/sys/fs/cgroup"] : ["memory", "pids", "cpu"].map { "/sys/fs/cgroup/\($0)" }
+        layout == .unified ? ["/sys/fs/cgroup"] : v1Controllers.map { "/sys/fs/cgroup/\($0)" }
     }
 
     /// Kills what is left and removes the directories.

@@ -94,7 +94,6 @@ public struct LaunchPlanner {
     static let MS_REMOUNT: UInt = 32, MS_BIND: UInt = 4096, MS_REC: UInt = 16384, MS_PRIVATE: UInt = 1 << 18
     static let MS_STRICTATIME: UInt = 1 << 24
     static let CLONE_NEWCGROUP: Int32 = 0x0200_0000
-    static let SECCOMP_FILTER_FLAG_NEW_LISTENER: UInt32 = 8
     static let cloneFlags: [String: UInt64] = [
         "mount": 0x0002_0000, "uts": 0x0400_0000, "ipc": 0x0800_0000, "user": 0x1000_0000,
         "pid": 0x2000_0000, "net": 0x4000_0000, "time": 0x80,
@@ -135,7 +134,7 @@ public struct LaunchPlanner {
         // The init runs under the filter too: forked before it (each loads it), or, audited,
         // after it, so that the one listener policyc takes serves both.
         if options.initProcess && !options.audit { steps.append(.initProcess) }
-        steps.append(.seccomp(filter: profile.seccompFilter, flags: profile.seccompFlags | (options.audit ? Self.SECCOMP_FILTER_FLAG_NEW_LISTENER : 0)))
+        steps.append(.seccomp(filter: profile.seccompFilter, flags: profile.seccompFlags | (options.audit ? LaunchStep.newListenerFlag : 0)))
         if options.initProcess && options.audit { steps.append(.initProcess) }
         steps.append(try execStep())
         return steps

@@ -94,7 +94,7 @@ public struct ProfileCache: Sendable {
     func evictOldest() {
         let names = System.directoryEntries(directory).filter { $0.hasSuffix(Self.suffix) }
         guard names.count >= Self.maxEntries else { return }
-        let byAge = names.map { (System.modifiedSeconds(directory + "/" + $0) ?? 0, $0) }.sorted { $0 < $1 }
+        let byAge = names.map { (System.identity(of: directory + "/" + $0)?.modifiedSeconds ?? 0, $0) }.sorted { $0 < $1 }
         for (_, name) in byAge.prefix(names.count - Self.maxEntries + 1) { System.removeFile(directory + "/" + name) }
     }
 }

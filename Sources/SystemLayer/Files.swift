@@ -182,12 +182,6 @@ extension System {
     }
 
     public static func removeFile(_ path: String) { unlink(path) }
-
-    /// Modification time in seconds, for evicting the oldest cache entries.
-    public static func modifiedSeconds(_ path: String) -> Int? {
-        var st = stat()
-        return lstat(path, &st) == 0 ? st.st_mtim.tv_sec : nil
-    }
 }
 
 extension System {

@@ -96,9 +96,12 @@ public struct SeccompNotification: Hashable, Sendable {
 }
 
 extension LaunchStep {
-    /// A seccomp step whose filter reports to a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+    /// seccomp's SECCOMP_FILTER_FLAG_NEW_LISTENER.
+    public static let newListenerFlag: UInt32 = 8
+
+    /// A seccomp step whose filter reports to a listener.
     public var hasListener: Bool {
-        if case .seccomp(_, let flags) = self { return flags & 8 != 0 }
+        if case .seccomp(_, let flags) = self { return flags & Self.newListenerFlag != 0 }
         return false
     }
 }
