@@ -40,14 +40,13 @@ import Testing
         """
 
     @Test func theWorkloadRunsAndTheReportNamesEveryDenial() throws {
-        let dir = try temporaryDirectory()
+        let (dir, policy) = try policyFile(Self.policy, named: "audited.yaml")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: dir + "/audited.yaml"))
         let script = "mkdir /tmp/made-in-audit && echo made; echo ppid=$PPID; cat /proc/self/status | grep -c Seccomp"
-        let (status, out, err) = try runPolicyc(["run", "--audit", "--policy", dir + "/audited.yaml", "--", "/bin/sh", "-c", script])
+        let (status, out, err) = try runPolicyc(["run", "--audit", "--policy", policy, "--", "/bin/sh", "-c", script])
         #expect(status == 0, "\(err)")
         #expect(out.hasPrefix("made\nppid=0\n"), "denied syscalls did not run:\n\(out)\(err)")
-        #expect(err.contains("would be errno(EPERM), decided by rule at \(dir)/audited.yaml:6"), "\(err)")
+        #expect(err.contains("would be errno(EPERM), decided by rule at \(policy):6"), "\(err)")
         #expect(err.contains("mkdir(\"/tmp/made-in-audit\", 511)") || err.contains("mkdirat("), "\(err)")
         #expect(err.contains("getppid (x86_64): 1 call, would be kill-process"), "\(err)")
 
@@ -62,10 +61,9 @@ import Testing
 
     /// With --init the command (not the init) carries the audited filter.
     @Test func auditWithAnInit() throws {
-        let dir = try temporaryDirectory()
+        let (dir, policy) = try policyFile(Self.policy, named: "audited.yaml")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: dir + "/audited.yaml"))
-        let (status, out, err) = try runPolicyc(["run", "--audit", "--init", "--policy", dir + "/audited.yaml", "--", "/bin/sh", "-c", "echo pid=$$ ppid=$PPID"])
+        let (status, out, err) = try runPolicyc(["run", "--audit", "--init", "--policy", policy, "--", "/bin/sh", "-c", "echo pid=$$ ppid=$PPID"])
         #expect(status == 0 && out == "pid=2 ppid=1\n", "\(out)\(err)")
         #expect(err.contains("getppid (x86_64): 1 call"), "\(err)")
     }
@@ -86,11 +84,10 @@ import Testing
 
     /// With --tty the terminal is relayed on another thread while policyc serves the audit.
     @Test func auditWithATerminal() throws {
-        let dir = try temporaryDirectory()
+        let (dir, policy) = try policyFile(Self.policy, named: "audited.yaml")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: dir + "/audited.yaml"))
         let script = "test -t 0 && test -t 1 && echo tty-ok; mkdir /tmp/in-tty && echo made"
-        let (status, out, err) = try runPolicyc(["run", "--audit", "--tty", "--policy", dir + "/audited.yaml", "--", "/bin/sh", "-c", script])
+        let (status, out, err) = try runPolicyc(["run", "--audit", "--tty", "--policy", policy, "--", "/bin/sh", "-c", script])
         #expect(status == 0 && out.contains("tty-ok") && out.contains("made"), "\(out)\(err)")
         #expect(err.contains("\"/tmp/in-tty\""), "\(err)")
     }

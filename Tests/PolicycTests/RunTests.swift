@@ -172,9 +172,7 @@ import Testing
         """
 
     func limitedPolicy() throws -> (String, String) {
-        let dir = try temporaryDirectory()
-        try Data(Self.limited.utf8).write(to: URL(fileURLWithPath: dir + "/limited.yaml"))
-        return (dir, dir + "/limited.yaml")
+        try policyFile(Self.limited, named: "limited.yaml")
     }
 
     func leftoverCgroups() -> [String] {
@@ -212,12 +210,10 @@ import Testing
 
     /// `time` in container.namespaces: a new time namespace (clone3), not the host's.
     @Test func timeNamespaceWhenAsked() throws {
-        let dir = try temporaryDirectory()
+        let (dir, policy) = try policyFile("policyc: v1\nname: timens\nextends: [default]\ncontainer:\n  namespaces: [pid, mount, uts, ipc, net, cgroup, time]\n", named: "t.yaml")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data("policyc: v1\nname: timens\nextends: [default]\ncontainer:\n  namespaces: [pid, mount, uts, ipc, net, cgroup, time]\n".utf8)
-            .write(to: URL(fileURLWithPath: dir + "/t.yaml"))
         let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/time")
-        let (status, out, err) = try runContainer(["run", "--policy", dir + "/t.yaml", "--", "/bin/sh", "-c", "ls -l /proc/self/ns/time; cat /proc/uptime"])
+        let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", "ls -l /proc/self/ns/time; cat /proc/uptime"])
         #expect(status == 0, "\(err)")
         #expect(out.contains("time:[") && !out.contains(host), "host \(host), inside:\n\(out)")
     }
@@ -232,11 +228,9 @@ import Testing
     }
 
     @Test func landlockDeniesWritesOutsideWritePaths() throws {
-        let dir = try temporaryDirectory()
+        let (dir, policy) = try policyFile("policyc: v1\nname: ll\nextends: [default]\nfilesystem:\n  read: [/usr, /etc, /lib, /lib64, /bin, /sbin]\n  write: [/tmp]\n  exec: [/usr/bin]\n", named: "ll.yaml")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data("policyc: v1\nname: ll\nextends: [default]\nfilesystem:\n  read: [/usr, /etc, /lib, /lib64, /bin, /sbin]\n  write: [/tmp]\n  exec: [/usr/bin]\n".utf8)
-            .write(to: URL(fileURLWithPath: dir + "/ll.yaml"))
-        let (status, out, err) = try runContainer(["run", "--policy", dir + "/ll.yaml", "--", "/bin/sh", "-c", "echo a > /tmp/a && echo tmp-ok; echo b > /dev/shm/b; echo shm=$?"])
+        let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", "echo a > /tmp/a && echo tmp-ok; echo b > /dev/shm/b; echo shm=$?"])
         #expect(status == 0, "\(err)")
         #expect(out.contains("tmp-ok") && out.contains("shm=2") && err.contains("Permission denied"), "\(out) \(err)")
     }
@@ -332,13 +326,5 @@ func runPolicycAs(_ user: String, _ arguments: [String]) throws -> (Int32, Strin
     process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
     process.arguments = ["-u", user, "--", dir + "/policyc"] + arguments
     process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let watchdog = killAfter(seconds: 120, pid: process.processIdentifier)
-    defer { watchdog.cancel() }
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    return try runCapturing(process)
 }

@@ -73,6 +73,11 @@ func runPolicyc(_ arguments: [String], cwd: String? = nil, environment: [String:
     process.arguments = arguments
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    return try runCapturing(process)
+}
+
+/// Runs `process` to its end; its status, stdout and stderr.
+func runCapturing(_ process: Process) throws -> (Int32, String, String) {
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -90,6 +95,13 @@ func killAfter(seconds: Double, pid: Int32) -> DispatchWorkItem {
     let item = DispatchWorkItem { kill(pid, SIGKILL) }
     DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
     return item
+}
+
+/// `text` written as `name` in a new temporary directory (the caller removes it).
+func policyFile(_ text: String, named name: String) throws -> (dir: String, path: String) {
+    let dir = try temporaryDirectory()
+    try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
+    return (dir, dir + "/" + name)
 }
 
 func temporaryDirectory() throws -> String {
