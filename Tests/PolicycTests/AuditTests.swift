@@ -13,7 +13,7 @@ import Testing
     func auditProgramNotifiesExactlyWhatThePolicyDenies(_ name: String) throws {
         let filter = try #require(compile(path: Paths.policies + "/" + name).0)
         let audit = try BPFInterpreter(filter.auditProgram())
-        let original = try BPFInterpreter(filter.program)
+        let original = BPFInterpreter(filter.program)
         for arch in filter.ir.arches.map(\.arch) {
             for entry in SyscallTable.forArch(arch).entries {
                 for args in [[UInt64](repeating: 0, count: 6), [1, 2, 3, 4, 5, 6], [0x7FFF_FFFF_FFFF, 0xFFFF_FFFF, 1 << 28, 0, 0, 0]] {
