@@ -10,9 +10,12 @@ public struct AuditLog {
     private var index: [Key: Int] = [:]
     static let samplesPerSyscall = 3
 
+    /// One line of the report: a syscall and the rule that denies it (calls of one syscall
+    /// with different arguments can meet different rules).
     public struct Key: Hashable, Sendable {
         public var auditArch: UInt32
         public var nr: UInt32
+        public var decidedBy: String
     }
 
     public struct Entry: Sendable {
@@ -20,10 +23,11 @@ public struct AuditLog {
         public var name: String
         public var arch: Arch?
         public var action: Action
-        public var decidedBy: String
         public var calls = 0
         /// Distinct argument lists, as shown.
         public var samples: [String] = []
+
+        public var decidedBy: String { key.decidedBy }
     }
 
     public init(filter: CompiledFilter) {
@@ -31,20 +35,20 @@ public struct AuditLog {
     }
 
     public mutating func record(_ call: SeccompNotification) {
-        let key = Key(auditArch: call.auditArch, nr: UInt32(bitPattern: call.nr))
-        let at = index[key] ?? newEntry(key, args: call.args)
+        let nr = UInt32(bitPattern: call.nr)
+        let (action, verdict) = filter.ir.verdict(auditArch: call.auditArch, nr: nr, args: call.args)
+        let key = Key(auditArch: call.auditArch, nr: nr, decidedBy: PolicyTestRunner.describe(verdict, policy: filter.policy))
+        let at = index[key] ?? newEntry(key, action: action)
         entries[at].calls += 1
         guard entries[at].samples.count < Self.samplesPerSyscall else { return }
         let shown = Self.describe(call, kinds: SyscallTable.arguments(of: entries[at].name))
         if !entries[at].samples.contains(shown) { entries[at].samples.append(shown) }
     }
 
-    private mutating func newEntry(_ key: Key, args: [UInt64]) -> Int {
+    private mutating func newEntry(_ key: Key, action: Action) -> Int {
         let abi = filter.ir.abi(auditArch: key.auditArch, nr: key.nr)
-        let (action, verdict) = filter.ir.verdict(auditArch: key.auditArch, nr: key.nr, args: args)
         let name = abi?.table.name(of: key.nr) ?? "syscall \(key.nr & ~Arch.x32SyscallBit)"
-        entries.append(Entry(key: key, name: name, arch: abi?.arch, action: action,
-                             decidedBy: PolicyTestRunner.describe(verdict, policy: filter.policy)))
+        entries.append(Entry(key: key, name: name, arch: abi?.arch, action: action))
         index[key] = entries.count - 1
         return entries.count - 1
     }
@@ -55,7 +59,7 @@ public struct AuditLog {
         let calls = entries.reduce(0) { $0 + $1.calls }
         var text = "policyc audit: the policy would have denied \(entries.count) syscall\(entries.count == 1 ? "" : "s") "
             + "(\(calls) call\(calls == 1 ? "" : "s")); in audit mode they ran.\n"
-        for e in entries.sorted(by: { ($0.name, $0.key.auditArch) < ($1.name, $1.key.auditArch) }) {
+        for e in entries.sorted(by: { ($0.name, $0.key.auditArch, $0.decidedBy) < ($1.name, $1.key.auditArch, $1.decidedBy) }) {
             let arch = e.arch?.rawValue ?? "arch 0x" + String(e.key.auditArch, radix: 16)
             text += "  \(e.name) (\(arch)): \(e.calls) call\(e.calls == 1 ? "" : "s"), would be \(e.action), decided by \(e.decidedBy)\n"
             for args in e.samples { text += "      \(e.name)(\(args))\n" }

@@ -26,6 +26,31 @@ import Testing
         }
     }
 
+    /// Calls of one syscall that different rules would deny are reported apart, each with its
+    /// own verdict and rule.
+    @Test func eachDenyingRuleIsItsOwnLine() throws {
+        let text = """
+            policyc: v1
+            name: two
+            seccomp:
+              defaultAction: allow
+              architectures: [x86_64]
+              syscalls:
+                - names: [socket]
+                  action: errno(EACCES)
+                  when: "arg0 == AF_UNIX"
+                - names: [socket]
+                  action: errno(EPERM)
+            """
+        var log = AuditLog(filter: try #require(compile(text: text).0))
+        let socket = try #require(SyscallTable.forArch(.x86_64).number(of: "socket"))
+        for family: UInt64 in [1, 2, 2] {
+            log.record(SeccompNotification(pid: UInt32(getpid()), auditArch: Arch.x86_64.auditArch, nr: Int32(socket), args: [family, 1, 0, 0, 0, 0]))
+        }
+        let lines = log.entries.map { "\($0.action) \($0.decidedBy) \($0.calls) \($0.samples)" }
+        #expect(lines == ["errno(EACCES) rule at test.yaml:7 1 [\"1, 1, 0\"]", "errno(EPERM) rule at test.yaml:10 2 [\"2, 1, 0\"]"], "\(lines)")
+    }
+
     static let policy = """
         policyc: v1
         name: audited
