@@ -150,7 +150,7 @@ struct RunRequest: Equatable {
     /// unchanged, else compiled (and cached). Warnings are printed either way.
     func profile() throws -> RunProfile {
         let cache = noCache ? nil : ProfileCache.standard()
-        let key = ProfileCache.key(policy: policy ?? "<shipped>/default", includeDirs: includeDirs)
+        let key = cache.flatMap { _ in ProfileCache.key(policy: policy ?? "<shipped>/default", includeDirs: includeDirs) }
         if let cache, let key, let entry = cache.lookup(key: key) {
             System.writeStderr(entry.warnings)
             return entry.profile
