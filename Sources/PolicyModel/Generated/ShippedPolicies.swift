@@ -24,9 +24,9 @@ public enum ShippedPolicies {
           drop: [ALL]
 
         filesystem:
-          read: [/usr, /etc, /lib, /lib64, /data/in]
+          read: [/usr, /etc, /data/in]
           write: [/data/out, /tmp]
-          exec: [/usr/bin, /bin]
+          exec: [/usr/bin]
 
         network:
           families: [unix]
@@ -294,7 +294,7 @@ public enum ShippedPolicies {
           add: [NET_BIND_SERVICE, SETUID, SETGID, CHOWN, DAC_OVERRIDE]
 
         filesystem:
-          read: [/usr, /etc, /lib, /lib64, /var/www]
+          read: [/usr, /etc, /var/www]
           write: [/var/log/nginx, /var/cache/nginx, /run, /tmp]
           exec: [/usr/sbin, /usr/bin]
           deny: [/etc/shadow, /proc/kcore]
