@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <termios.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -30,6 +33,7 @@
 #endif
 #define LANDLOCK_RULE_PATH_BENEATH 1
 #define LANDLOCK_RULE_NET_PORT 2
+#define RESOLVE_NO_SYMLINKS_FLAG 0x04
 
 struct ll_ruleset_attr { uint64_t handled_access_fs, handled_access_net, scoped; };
 struct ll_path_attr { uint64_t allowed_access; int32_t parent_fd; } __attribute__((packed));
@@ -41,14 +45,274 @@ static void fail(int fd, int index, int err) {
     _exit(127);
 }
 
-static int run_step(const pc_step *s, int *landlock_fd) {
+#ifndef RESOLVE_NO_MAGICLINKS
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC 4
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+struct pc_open_how { uint64_t flags, mode, resolve; };
+struct pc_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+
+/* What the child keeps between steps. */
+typedef struct {
+    int root_fd;      /* PC_OPEN_ROOT */
+    int landlock_fd;  /* PC_LANDLOCK_CREATE */
+} child_state;
+
+static int openat2_in(int dir, const char *path, uint64_t flags) {
+    struct pc_open_how how = { flags | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    return (int)syscall(SYS_openat2, dir, path, &how, sizeof how);
+}
+
+/* Makes the last component of `path` (a copy the caller may cut) in its parent, resolved in the
+ * root: a directory, or an empty file created exclusively, so that nothing existing (a FIFO, a
+ * device) is ever opened for writing. */
+static int create_in_root(int root, char *path, size_t end, int as_file) {
+    size_t slash = end;
+    while (slash > 0 && path[slash - 1] != '/') slash--;
+    int parent;
+    if (slash == 0) {
+        parent = openat2_in(root, ".", O_PATH | O_DIRECTORY);
+    } else {
+        path[slash - 1] = 0;
+        parent = openat2_in(root, path, O_PATH | O_DIRECTORY);
+        path[slash - 1] = '/';
+    }
+    if (parent < 0) return -1;
+    int rc;
+    if (as_file) {
+        int fd = openat(parent, path + slash, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        rc = fd < 0 && errno != EEXIST ? -1 : 0;
+        if (fd >= 0) close(fd);
+    } else {
+        rc = mkdirat(parent, path + slash, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    }
+    int e = errno;
+    close(parent);
+    errno = e;
+    return rc;
+}
+
+/* An O_PATH descriptor of `path` (absolute, beneath the root) resolved as if the root were "/":
+ * symlinks and ".." never leave it. With `create` (PC_CREATE_DIR or PC_CREATE_FILE) missing
+ * directories on the way, and the last component, are made. */
+static int open_in_root(int root, const char *path, int create) {
+    while (*path == '/') path++;
+    if (*path == 0) return openat2_in(root, ".", O_PATH);
+    int fd = openat2_in(root, path, O_PATH);
+    if (fd >= 0 || errno != ENOENT || !create) return fd;
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && buf[i] != '/') continue;
+        char saved = buf[i];
+        buf[i] = 0;
+        int last = i == n;
+        int part = openat2_in(root, buf, O_PATH);
+        if (part < 0 && errno == ENOENT) {
+            if (create_in_root(root, buf, i, last && (create & PC_CREATE_FILE)) != 0) return -1;
+            part = openat2_in(root, buf, O_PATH);
+        }
+        buf[i] = saved;
+        if (part < 0) return -1;
+        if (last) return part;
+        close(part);
+    }
+    errno = ENOENT;
+    return -1;
+}
+
+/* "/proc/self/fd/N": a path the kernel resolves to exactly what fd N is. */
+static const char *fd_path(char buf[32], int fd) {
+    static const char prefix[] = "/proc/self/fd/";
+    memcpy(buf, prefix, sizeof prefix - 1);
+    char digits[12];
+    int n = 0;
+    do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd > 0);
+    char *p = buf + sizeof prefix - 1;
+    while (n > 0) *p++ = digits[--n];
+    *p = 0;
+    return buf;
+}
+
+/* A step's path, resolved: `in_root` ones become /proc/self/fd/N of a descriptor kept in *fd. */
+static const char *resolve(const child_state *st, const char *path, int in_root, int create, int *fd, char buf[32]) {
+    *fd = -1;
+    if (!in_root || !path) return path;
+    if (st->root_fd < 0) { errno = EBADF; return NULL; }
+    *fd = open_in_root(st->root_fd, path, create);
+    return *fd < 0 ? NULL : fd_path(buf, *fd);
+}
+
+static int close_keeping_errno(int rc, int fd1, int fd2) {
+    int e = errno;
+    if (fd1 >= 0) close(fd1);
+    if (fd2 >= 0) close(fd2);
+    errno = e;
+    return rc;
+}
+
+static int mount_step(const pc_step *s, const child_state *st) {
+    char sbuf[32], tbuf[32];
+    int sfd, tfd;
+    const char *source = resolve(st, s->a, s->flags & PC_SOURCE_IN_ROOT, 0, &sfd, sbuf);
+    if ((s->flags & PC_SOURCE_IN_ROOT) && !source) return -1;
+    const char *target = resolve(st, s->b, s->flags & PC_IN_ROOT, s->flags & (PC_CREATE_DIR | PC_CREATE_FILE), &tfd, tbuf);
+    if (!target) return close_keeping_errno(-1, sfd, -1);
+    return close_keeping_errno(mount(source, target, s->c, (unsigned long)s->x, s->d), sfd, tfd);
+}
+
+static int setattr_step(const pc_step *s, const child_state *st) {
+    char buf[32];
+    int fd;
+    const char *path = resolve(st, s->a, s->flags & PC_IN_ROOT, 0, &fd, buf);
+    if (!path) return -1;
+    struct pc_mount_attr attr = { s->x, s->y, 0, 0 };
+    return close_keeping_errno((int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr), fd, -1);
+}
+
+/* Runs `op` on step a's path, resolved in the root where flagged. */
+static int path_step(const pc_step *s, const child_state *st) {
+    char buf[32];
+    int in_root = s->flags & PC_IN_ROOT;
+    if (in_root && (s->op == PC_MKDIR || s->op == PC_TOUCH)) {
+        int fd = open_in_root(st->root_fd, s->a, s->op == PC_MKDIR ? PC_CREATE_DIR : PC_CREATE_FILE);
+        return close_keeping_errno(fd < 0 ? -1 : 0, fd, -1);
+    }
+    if (in_root && (s->op == PC_SYMLINK || s->op == PC_MKNOD)) {
+        /* Made in the resolved parent directory, never through a symlink of the image. */
+        const char *p = s->op == PC_SYMLINK ? s->b : s->a;
+        const char *slash = strrchr(p, '/');
+        if (!slash) { errno = EINVAL; return -1; }
+        char dir[4096];
+        size_t n = (size_t)(slash - p);
+        if (n >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
+        memcpy(dir, p, n);
+        dir[n] = 0;
+        int parent = open_in_root(st->root_fd, n ? dir : "/", PC_CREATE_DIR);
+        if (parent < 0) return -1;
+        /* O_PATH descriptors cannot take *at calls that create: reopen as a directory. */
+        char pbuf[32];
+        int real = open(fd_path(pbuf, parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(parent);
+        if (real < 0) return -1;
+        int rc;
+        if (s->op == PC_SYMLINK) {
+            rc = symlinkat(s->a, real, slash + 1) == 0 || errno == EEXIST ? 0 : -1;
+        } else {
+            rc = mknodat(real, slash + 1, (mode_t)s->y, makedev((unsigned)s->x, (unsigned)s->z));
+            if (rc == 0 || errno == EEXIST) rc = fchmodat(real, slash + 1, (mode_t)s->y & 07777, AT_SYMLINK_NOFOLLOW) == 0 || errno == EOPNOTSUPP ? 0 : -1;
+            if (rc == 0 && s->d) {
+                uid_t uid = 0; gid_t gid = 0;
+                const char *q = s->d;
+                while (*q >= '0' && *q <= '9') uid = uid * 10 + (uid_t)(*q++ - '0');
+                if (*q == ':') q++;
+                while (*q >= '0' && *q <= '9') gid = gid * 10 + (gid_t)(*q++ - '0');
+                rc = fchownat(real, slash + 1, uid, gid, AT_SYMLINK_NOFOLLOW);
+            }
+        }
+        return close_keeping_errno(rc, real, -1);
+    }
+    int fd;
+    const char *path = resolve(st, s->a, in_root, 0, &fd, buf);
+    if (!path) return -1;
+    int rc = -1;
     switch (s->op) {
-    case PC_MOUNT: return mount(s->a, s->b, s->c, (unsigned long)s->x, s->d);
-    case PC_MKDIR: return mkdir(s->a, (mode_t)s->x) == 0 || errno == EEXIST ? 0 : -1;
-    case PC_SYMLINK: return symlink(s->a, s->b) == 0 || errno == EEXIST ? 0 : -1;
+    case PC_MKDIR: rc = mkdir(path, (mode_t)s->x) == 0 || errno == EEXIST ? 0 : -1; break;
+    case PC_SYMLINK: rc = symlink(s->a, s->b) == 0 || errno == EEXIST ? 0 : -1; break;
+    case PC_MKNOD:
+        rc = mknod(path, (mode_t)s->y, makedev((unsigned)s->x, (unsigned)s->z));
+        if (rc == 0 || errno == EEXIST) rc = chmod(path, (mode_t)s->y & 07777);
+        break;
+    case PC_TOUCH: {
+        int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        rc = f < 0 ? -1 : 0;
+        if (f >= 0) close(f);
+        break;
+    }
+    case PC_MASK: {
+        struct stat sb;
+        if (stat(path, &sb) != 0) break;
+        char nbuf[32];
+        int nfd;
+        const char *null = resolve(st, s->b, in_root, 0, &nfd, nbuf);
+        if (!null) break;
+        rc = S_ISDIR(sb.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0") : mount(null, path, NULL, MS_BIND, NULL);
+        close_keeping_errno(0, nfd, -1);
+        break;
+    }
+    case PC_DETACH:
+        rc = umount2(path, MNT_DETACH);
+        if (rc == 0 && in_root) {
+            /* rmdir needs a name in its parent, not a descriptor. */
+            close_keeping_errno(0, fd, -1);
+            fd = -1;
+            const char *slash = strrchr(s->a, '/');
+            char dir[4096];
+            size_t n = slash ? (size_t)(slash - s->a) : 0;
+            if (slash && n < sizeof dir) {
+                memcpy(dir, s->a, n);
+                dir[n] = 0;
+                int parent = open_in_root(st->root_fd, n ? dir : "/", 0);
+                char pbuf[32];
+                int real = parent < 0 ? -1 : open(fd_path(pbuf, parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (real >= 0) { unlinkat(real, slash + 1, AT_REMOVEDIR); close(real); }
+                if (parent >= 0) close(parent);
+            }
+        }
+        break;
+    }
+    return close_keeping_errno(rc, fd, -1);
+}
+
+static int loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    int rc = ioctl(sock, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(sock, SIOCSIFFLAGS, &ifr);
+    }
+    return close_keeping_errno(rc, sock, -1);
+}
+
+static int run_step(const pc_step *s, child_state *st) {
+    switch (s->op) {
+    case PC_MOUNT: return mount_step(s, st);
+    case PC_MKDIR: case PC_SYMLINK: case PC_MKNOD: case PC_TOUCH: case PC_MASK: case PC_DETACH:
+        return path_step(s, st);
+    case PC_SETATTR: return setattr_step(s, st);
+    case PC_OPEN_ROOT:
+        st->root_fd = open(s->a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return st->root_fd < 0 ? -1 : 0;
+    case PC_CLOSE_FDS: return (int)syscall(SYS_close_range, (unsigned)s->x, ~0U, CLOSE_RANGE_CLOEXEC);
+    case PC_SETSID: return setsid() < 0 ? -1 : 0;
+    case PC_LOOPBACK_UP: return loopback_up();
+    case PC_DUMPABLE: return prctl(PR_SET_DUMPABLE, (unsigned long)s->x, 0, 0, 0);
     case PC_PIVOT_ROOT:
         if (chdir(s->a) != 0 || syscall(SYS_pivot_root, ".", ".") != 0) return -1;
         if (umount2(".", MNT_DETACH) != 0) return -1;
+        if (st->root_fd >= 0) { close(st->root_fd); st->root_fd = -1; }
         return chdir("/");
     case PC_CHDIR: return chdir(s->a);
     case PC_SETHOSTNAME: return sethostname(s->a, strlen(s->a));
@@ -84,38 +348,32 @@ static int run_step(const pc_step *s, int *landlock_fd) {
         struct ll_ruleset_attr attr = { s->x, s->y, s->z };
         int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, (size_t)s->len, 0);
         if (fd < 0) return -1;
-        *landlock_fd = fd;
+        st->landlock_fd = fd;
         return 0;
     }
     case PC_LANDLOCK_PATH: {
-        int fd = open(s->a, O_PATH | O_CLOEXEC);
+        /* Exactly the path named: a symlink anywhere on it is refused (ELOOP), not followed. */
+        struct pc_open_how how = { O_PATH | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS_FLAG };
+        /* Without a path: the descriptor y itself (the init's sealed binary). */
+        int fd = s->a ? (int)syscall(SYS_openat2, AT_FDCWD, s->a, &how, sizeof how) : (int)s->y;
         if (fd < 0) return -1;
         struct ll_path_attr attr = { s->x, fd };
-        int rc = (int)syscall(SYS_landlock_add_rule, *landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
-        int e = errno;
-        close(fd);
-        errno = e;
-        return rc;
+        int rc = (int)syscall(SYS_landlock_add_rule, st->landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
+        return close_keeping_errno(rc, s->a ? fd : -1, -1);
     }
     case PC_LANDLOCK_PORT: {
         struct ll_port_attr attr = { s->y, s->x };
-        return (int)syscall(SYS_landlock_add_rule, *landlock_fd, LANDLOCK_RULE_NET_PORT, &attr, 0);
+        return (int)syscall(SYS_landlock_add_rule, st->landlock_fd, LANDLOCK_RULE_NET_PORT, &attr, 0);
     }
     case PC_LANDLOCK_RESTRICT: {
-        int rc = (int)syscall(SYS_landlock_restrict_self, *landlock_fd, 0);
-        int e = errno;
-        close(*landlock_fd);
-        errno = e;
-        return rc;
+        int rc = (int)syscall(SYS_landlock_restrict_self, st->landlock_fd, 0);
+        return close_keeping_errno(rc, st->landlock_fd, -1);
     }
     case PC_WRITE_FILE: {
         int fd = open(s->b, O_WRONLY | O_CLOEXEC);
         if (fd < 0) return -1;
         ssize_t n = write(fd, s->a, strlen(s->a));
-        int e = errno;
-        close(fd);
-        errno = e;
-        return n < 0 ? -1 : 0;
+        return close_keeping_errno(n < 0 ? -1 : 0, fd, -1);
     }
     case PC_SECCOMP: {
         struct sock_fprog prog = { (unsigned short)s->len, (struct sock_filter *)s->data };
@@ -132,48 +390,29 @@ static int run_step(const pc_step *s, int *landlock_fd) {
         return 0;
     }
     case PC_UNSHARE: return unshare((int)s->x);
-    case PC_MASK: {
-        struct stat st;
-        if (stat(s->a, &st) != 0) return -1;
-        if (S_ISDIR(st.st_mode)) return mount("tmpfs", s->a, "tmpfs", MS_RDONLY, "size=0");
-        return mount(s->b, s->a, NULL, MS_BIND, NULL);
-    }
-    case PC_MKNOD:
-        if (mknod(s->a, S_IFCHR | (mode_t)s->y, makedev((unsigned)s->x, (unsigned)s->z)) != 0 && errno != EEXIST) return -1;
-        return chmod(s->a, (mode_t)s->y);
-    case PC_TOUCH: {
-        int fd = open(s->a, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) return -1;
-        close(fd);
-        return 0;
-    }
     }
     errno = EINVAL;
     return -1;
 }
 
-static volatile pid_t init_child = 0;
-
-static void init_forward(int sig) {
-    if (init_child > 0) kill(init_child, sig);
-}
-
-/* pid 1 of the container: forwards signals to the command, reaps every child, and exits with
- * the command's status (128 + signal when it was killed). */
-static void init_loop(pid_t child) {
-    init_child = child;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = init_forward;
-    int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-    for (unsigned i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &sa, NULL);
-    for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid < 0 && errno == EINTR) continue;
-        if (pid < 0) _exit(127);
-        if (pid == child) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-    }
+/* The init (PC_INIT's parent side): NNP and its own small filter, then the sealed init binary,
+ * which reaps and forwards signals to `command`. Nothing of policyc's memory or environment
+ * survives the execve. */
+static void exec_init(const pc_step *init, pid_t command, int error_fd, int index) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(error_fd, index, errno);
+    struct sock_fprog prog = { (unsigned short)init->len, (struct sock_filter *)init->data };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) fail(error_fd, index, errno);
+    char pid[16], path[32];
+    int n = 0;
+    char digits[12];
+    do { digits[n++] = (char)('0' + command % 10); command /= 10; } while (command > 0);
+    int i = 0;
+    while (n > 0) pid[i++] = digits[--n];
+    pid[i] = 0;
+    char *argv[] = { "policyc-init", pid, NULL };
+    char *envp[] = { NULL };
+    execve(fd_path(path, (int)init->x), argv, envp);
+    fail(error_fd, index, errno);
 }
 
 #ifndef CLONE_INTO_CGROUP
@@ -230,43 +469,49 @@ static void load_filter_with_listener(const pc_step *s, int index, int error_fd,
 /* "0" through v1's `tasks` moves just this single-threaded child and skips the global
  * threadgroup lock whose RCU grace period makes a cgroup.procs write take 5-20 ms; v2 without
  * clone3 falls back to cgroup.procs. */
-static void join_cgroup(const pc_step *s, int index, int error_fd, int into_cgroup) {
+static void join_cgroup(const pc_step *s, int index, int error_fd, int into_cgroup, child_state *st) {
     if (into_cgroup) return;
     pc_step write_zero = *s;
     write_zero.op = PC_WRITE_FILE;
     write_zero.b = s->a;
     write_zero.a = "0";
-    int unused = -1;
-    if (run_step(&write_zero, &unused) != 0) fail(error_fd, index, errno);
+    if (run_step(&write_zero, st) != 0) fail(error_fd, index, errno);
+}
+
+static int skippable(const pc_step *s, int err) {
+    if (!(s->flags & PC_STEP_OPTIONAL)) return 0;
+    return err == ENOENT || (s->op == PC_LANDLOCK_PATH && err == ELOOP);
 }
 
 static void run_child(const pc_step *steps, int count, int error_fd, int sync_fd, int into_cgroup) {
-    int landlock_fd = -1;
+    child_state st = { -1, -1 };
     pid_t command = 0;
+    const pc_step *init = NULL;
+    int init_index = 0;
     for (int i = 0; i < count; i++) {
         const pc_step *s = &steps[i];
         switch (s->op) {
         case PC_WAIT: wait_for_parent(sync_fd); continue;
-        case PC_JOIN_CGROUP: join_cgroup(s, i, error_fd, into_cgroup); continue;
+        case PC_JOIN_CGROUP: join_cgroup(s, i, error_fd, into_cgroup, &st); continue;
         case PC_INIT:
             command = fork();
             if (command < 0) fail(error_fd, i, errno);
+            init = s;
+            init_index = i;
             continue;
         case PC_SECCOMP:
+            if (command > 0) continue;   /* the init loads a filter of its own */
             if (s->x & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
                 load_filter_with_listener(s, i, error_fd, sync_fd);
                 continue;
             }
             break;
         case PC_EXEC:
-            if (command > 0) {   /* the init: the command execs, this process reaps */
-                close(error_fd);
-                init_loop(command);
-            }
+            if (command > 0) exec_init(init, command, error_fd, init_index);
             break;
         }
-        if (run_step(s, &landlock_fd) != 0) {
-            if ((s->flags & PC_STEP_OPTIONAL) && errno == ENOENT) continue;
+        if (run_step(s, &st) != 0) {
+            if (skippable(s, errno)) continue;
             fail(error_fd, i, errno);
         }
     }
@@ -345,30 +590,25 @@ struct pc_dirent64 {
     char name[];
 };
 
-/* The PID in "policyc-PID", or -1. */
-static long cgroup_owner(const char *name) {
-    if (strncmp(name, "policyc-", 8) != 0 || name[8] == 0) return -1;
-    long pid = 0;
-    for (const char *p = name + 8; *p; p++) {
-        if (*p < '0' || *p > '9' || pid > 1 << 22) return -1;
-        pid = pid * 10 + (*p - '0');
-    }
-    return pid;
-}
-
-/* rmdir of every policyc-PID cgroup under `base` whose PID is gone; the kernel refuses
- * (EBUSY) any that still has processes, so a live container is never touched. */
+/* rmdir of every policyc-* cgroup under `base` made over a minute ago: a live container's
+ * cgroup always has processes, and the kernel refuses (EBUSY) to remove those, so only the
+ * leftovers of runs whose policyc and cleaner were both killed go. Names are random, so the age
+ * stands in for an owner that cannot be known across pid namespaces. */
 static void sweep_stale(const char *base) {
     int dir = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     char buf[8192] __attribute__((aligned(8)));
     long n;
     while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
         for (long off = 0; off < n;) {
             struct pc_dirent64 *d = (struct pc_dirent64 *)(buf + off);
             off += d->reclen;
-            long pid = cgroup_owner(d->name);
-            if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+            if (strncmp(d->name, "policyc-", 8) != 0) continue;
+            struct stat st;
+            if (fstatat(dir, d->name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
+            if (now.tv_sec - st.st_mtim.tv_sec < 60) continue;
             unlinkat(dir, d->name, AT_REMOVEDIR);
         }
     }
@@ -407,9 +647,71 @@ pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs
 }
 
 static volatile pid_t forward_to = 0;
+static volatile sig_atomic_t setup_finished = 0, pending = 0;
 
+/* During the setup a signal waits: the child may already have exec'd the workload (which is
+ * then owed the signal), or be stuck in a step (which the shortened wait then ends). */
 static void forward(int sig) {
+    if (!setup_finished) { pending = sig; return; }
     if (forward_to > 0) kill(forward_to, sig);
+}
+
+void pc_setup_finished(void) {
+    setup_finished = 1;
+    if (pending && forward_to > 0) kill(forward_to, pending);
+}
+
+#define PC_SIGNAL_GRACE_MS 1000
+
+int pc_read_launch_error(int fd, pc_launch_error *e, int timeout_ms) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (pending && timeout_ms - spent > PC_SIGNAL_GRACE_MS) timeout_ms = (int)spent + PC_SIGNAL_GRACE_MS;
+        if (spent >= timeout_ms) return pending ? -EINTR : -ETIMEDOUT;
+        struct pollfd p = { fd, POLLIN, 0 };
+        int r = poll(&p, 1, (int)(timeout_ms - spent));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -errno;
+        if (r == 0) return -ETIMEDOUT;
+        ssize_t n = read(fd, e, sizeof *e);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        return n == (ssize_t)sizeof *e ? 1 : 0;
+    }
+}
+
+#ifndef MFD_ALLOW_SEALING
+#define MFD_ALLOW_SEALING 2
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 1
+#define F_SEAL_SHRINK 2
+#define F_SEAL_GROW 4
+#define F_SEAL_WRITE 8
+#endif
+
+int pc_sealed_memfd(const char *name, const void *data, size_t len) {
+    int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -errno;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) { int e = w < 0 ? errno : EIO; close(fd); return -e; }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, 0555) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }
 
 void pc_forward_signals(pid_t pid) {
@@ -605,4 +907,17 @@ pc_relay *pc_relay_pty_start(int master) {
 void pc_relay_pty_join(pc_relay *relay) {
     pthread_join(relay->thread, NULL);
     free(relay);
+}
+
+int pc_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno; }
+
+int pc_random(void *buf, size_t len) {
+    size_t filled = 0;
+    while (filled < len) {
+        long n = syscall(SYS_getrandom, (char *)buf + filled, len - filled, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -errno;
+        filled += (size_t)n;
+    }
+    return 0;
 }

@@ -12,8 +12,8 @@ public struct ContainerCgroup: Sendable {
     public let directories: [String]
     let name: String
 
-    /// The v1 controllers policyc sets limits in.
-    static let v1Controllers = ["memory", "pids", "cpu"]
+    /// The v1 controllers policyc sets limits in; `devices` is always used.
+    static let v1Controllers = ["memory", "pids", "cpu", "devices"]
 
     public static func detectLayout() -> Layout {
         System.exists("/sys/fs/cgroup/cgroup.controllers") ? .unified : .v1
@@ -28,7 +28,7 @@ public struct ContainerCgroup: Sendable {
             controllers = []
             directories = ["/sys/fs/cgroup/\(name)"]
         case .v1:
-            let used = Set(Self.settings(container, layout: .v1).map(\.0))
+            let used = Set(Self.settings(container, layout: .v1).map(\.0) + ["devices"])
             controllers = Self.v1Controllers.filter { used.contains($0) && System.exists("/sys/fs/cgroup/" + $0) }
             directories = controllers.map { "/sys/fs/cgroup/\($0)/\(name)" }
         }
@@ -60,7 +60,9 @@ public struct ContainerCgroup: Sendable {
             // Controllers must be enabled for children of the root cgroup.
             try? System.writeFile("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu")
         }
-        for dir in directories { try System.makeDirectory(dir) }
+        // Made exclusively: a name in use is never shared (EEXIST).
+        for dir in directories { try System.makeDirectory(dir, exclusive: true) }
+        if layout == .v1 { try limitDevices(container) }
         for (controller, file, value) in Self.settings(container, layout: layout) {
             guard let dir = directory(for: controller) else {
                 throw SystemError("cgroup controller \(controller) not mounted", 2)
@@ -68,6 +70,26 @@ public struct ContainerCgroup: Sendable {
             if file == "memory.swap.max", !System.exists("\(dir)/\(file)") { continue }
             try System.writeFile("\(dir)/\(file)", value)
         }
+    }
+
+    /// The devices controller: nothing but the allowed devices may be opened or made.
+    func limitDevices(_ container: ContainerSpec) throws(SystemError) {
+        guard let dir = directory(for: "devices") else { throw SystemError("cgroup controller devices not mounted (the container's devices cannot be limited)", 2) }
+        let (deny, allow) = Self.deviceControllerLines(container)
+        try System.writeFile("\(dir)/devices.deny", deny)
+        for line in allow { try System.writeFile("\(dir)/devices.allow", line) }
+    }
+
+    /// A fresh name: random, so that two policyc (in different pid namespaces, say) never
+    /// meet in one cgroup; `--name` gives one of the caller's.
+    public static func uniqueName(_ requested: String? = nil) -> String {
+        "policyc-" + (requested ?? System.randomHex(bytes: 8))
+    }
+
+    /// Moves `pid` in from outside (for a child in a user namespace, which may not write the
+    /// host's cgroup files): v1's `tasks` takes the single thread, v2's cgroup.procs the process.
+    public func join(pid: Int32) throws(SystemError) {
+        for file in joinFiles { try System.writeFile(file, String(pid)) }
     }
 
     /// Where the child writes "0" to join: v1's `tasks` moves only the writing thread, which

@@ -22,12 +22,21 @@ public struct ContainerRunner {
     /// profile holding an audit program) every syscall the policy denies is handed to it and
     /// then allowed.
     public func run(tty: Bool = false, onDenied: ((SeccompNotification) -> Void)? = nil) throws -> Int32 {
+        // Nothing in the container (without a pid namespace it can see policyc) may read
+        // policyc's memory through /proc. Rootless, policyc stays dumpable until it has written
+        // the child's id maps: a non-dumpable clone's /proc files are root's, not the caller's.
+        if !host.rootless { ProcessControl.makeNotDumpable() }
+        // A signal that comes before the child is known is held for it, not fatal to policyc.
+        ProcessControl.forwardSignals(to: 0)
         let terminal = tty ? try PseudoTerminal() : nil
         let cgroup = cgroup(for: profile.container)
         var options = self.options
         options.terminalFD = terminal?.slave
         options.audit = onDenied != nil
         options.cgroup = cgroup
+        let initBinary = options.initProcess ? try Self.sealedInit() : nil
+        defer { initBinary.map(System.close) }
+        options.initBinaryFD = initBinary
         let child = try start(LaunchPlanner(profile: profile, options: options, host: host), cgroup: cgroup)
         terminal?.closeSlave()
         ProcessControl.forwardSignals(to: child.pid)
@@ -60,7 +69,11 @@ public struct ContainerRunner {
         }
         do {
             if !madeFirst, let cgroup { try setUp(cgroup, limits: profile.container) }
-            if planner.usesUserNamespace { try writeIDMaps(child.pid) }
+            if planner.usesUserNamespace {
+                try cgroup?.join(pid: child.pid)
+                try writeIDMaps(child.pid)
+            }
+            ProcessControl.makeNotDumpable()
         } catch {
             abandon(child, cgroup)
             throw RunError(description: "setting up the container failed: \(error)")
@@ -87,14 +100,25 @@ public struct ContainerRunner {
         return status.code
     }
 
-    /// The container's cgroup, or nil when the policy sets no limits or policyc runs rootless.
+    /// The container's cgroup, limits or not: it holds the device rules, and whatever is left
+    /// in it goes when policyc does. nil rootless (no cgroup of the caller's to delegate).
     func cgroup(for container: ContainerSpec) -> ContainerCgroup? {
-        guard container.memory != nil || container.pids != nil || container.cpus != nil else { return nil }
         if host.rootless {
-            System.writeStderr("policyc: warning: running rootless; cgroup limits (memory, pids, cpus) are not applied\n")
+            if container.memory != nil || container.pids != nil || container.cpus != nil {
+                System.writeStderr("policyc: warning: running rootless; cgroup limits (memory, pids, cpus) are not applied\n")
+            }
             return nil
         }
-        return ContainerCgroup(name: "policyc-\(ProcessControl.pid())", limits: container)
+        return ContainerCgroup(name: ContainerCgroup.uniqueName(options.name), limits: container)
+    }
+
+    /// Tools/init/init.c's bytes in a sealed memfd: what `--init` execs as pid 1, so that
+    /// nothing of policyc (memory, environment, executable) is reachable from it.
+    static func sealedInit() throws -> Int32 {
+        guard InitBinary.arch == System.machine() else {
+            throw RunError(description: "--init: policyc's init is built for \(InitBinary.arch), not \(System.machine())")
+        }
+        return try System.sealedMemfd(name: "policyc-init", bytes: InitBinary.bytes)
     }
 
     /// Starts the cleaner first, so that the cgroup goes even if policyc is killed, then makes
@@ -109,16 +133,18 @@ public struct ContainerRunner {
         }
     }
 
-    /// Root inside maps to the caller: all of root's ids when run as root, the caller's own
-    /// id when rootless (setgroups must be denied first).
+    /// Root inside maps to the caller's own id when rootless (setgroups denied first); run by
+    /// root, the container's ids 0-65535 map to an unprivileged range (IDMapping), never to
+    /// the host's root.
     func writeIDMaps(_ pid: Int32) throws(SystemError) {
         if host.rootless {
             try System.writeFile("/proc/\(pid)/setgroups", "deny")
             try System.writeFile("/proc/\(pid)/uid_map", "0 \(host.uid) 1")
             try System.writeFile("/proc/\(pid)/gid_map", "0 \(host.gid) 1")
         } else {
-            try System.writeFile("/proc/\(pid)/uid_map", "0 0 4294967295")
-            try System.writeFile("/proc/\(pid)/gid_map", "0 0 4294967295")
+            let mapping = IDMapping.forRoot()
+            try System.writeFile("/proc/\(pid)/uid_map", "0 \(mapping.uidBase) \(mapping.count)")
+            try System.writeFile("/proc/\(pid)/gid_map", "0 \(mapping.gidBase) \(mapping.count)")
         }
     }
 }

@@ -50,6 +50,12 @@ public struct RunOptions: Sendable {
     public var cgroup: ContainerCgroup?
     /// `--audit`: the filter (an audit program) reports to a listener policyc takes.
     public var audit = false
+    /// `--preserve-fds N`: descriptors 3 to 3+N-1 cross the execve, as with runc.
+    public var preserveDescriptors: Int32 = 0
+    /// The sealed init binary (`--init`), set by the runner.
+    public var initBinaryFD: Int32?
+    /// `--name`: the container's name (its cgroup is policyc-NAME).
+    public var name: String?
 
     public init(rootfs: String? = nil, command: [String], lsmOptional: Bool = false, initProcess: Bool = false) {
         self.rootfs = rootfs
@@ -109,14 +115,26 @@ public struct LaunchPlanner {
     }
 
     public func plan() throws(PlanError) -> [LaunchStep] {
-        // With a user namespace nothing may happen before the id maps are written.
+        // Nothing policyc holds (its memory, descriptors the caller left open, its terminal)
+        // is for the container: not dumpable during setup, descriptors past the kept ones
+        // closed at exec, and a session of its own.
+        // With a user namespace nothing may happen before the id maps are written; the child
+        // is dumpable until then (rootless, its /proc files must stay the caller's to write).
+        // A rootless audit takes the listener with pidfd_getfd, which a non-dumpable child
+        // refuses to its unprivileged user: that child stays dumpable (to its own user only)
+        // until its exec.
         var steps: [LaunchStep] = usesUserNamespace ? [.awaitParent] : []
-        if let fd = options.terminalFD { steps.append(.terminal(fd: fd)) }
+        if !(host.rootless && options.audit) { steps.append(.dumpable(false)) }
+        steps += [.closeInheritedDescriptors(from: 3 + options.preserveDescriptors)]
+        steps.append(options.terminalFD.map { .terminal(fd: $0) } ?? .newSession)
+        if namespaces.contains("net") { steps.append(.loopbackUp) }
         steps += try mountSteps()
         // The child joins its cgroup while the host's cgroup tree is still in reach, takes a
-        // cgroup namespace rooted there, and sees that cgroup at /sys/fs/cgroup.
-        if let cgroup = options.cgroup {
-            if !usesUserNamespace && cgroup.layout == .v1 { steps.append(.awaitParent) }
+        // cgroup namespace rooted there, and sees that cgroup at /sys/fs/cgroup. In a user
+        // namespace policyc joins it from outside (the host's cgroup files are not the
+        // container root's to write).
+        if let cgroup = options.cgroup, !usesUserNamespace {
+            if cgroup.layout == .v1 { steps.append(.awaitParent) }
             steps += cgroup.joinFiles.map { LaunchStep.joinCgroup($0) }
         }
         if namespaces.contains("cgroup") {
@@ -127,15 +145,21 @@ public struct LaunchPlanner {
         steps.append(.chdir(container.cwd ?? "/"))
         if namespaces.contains("uts") { steps.append(.sethostname(container.hostname ?? profile.name)) }
         steps += rlimitSteps()
+        let seccomp = LaunchStep.seccomp(filter: profile.seccompFilter, flags: profile.seccompFlags | (options.audit ? LaunchStep.newListenerFlag : 0))
+        // Without no_new_privs the filter needs CAP_SYS_ADMIN to load: as runc does, it goes in
+        // before the capabilities are dropped, unless the container keeps CAP_SYS_ADMIN.
+        let filterFirst = !profile.noNewPrivileges && profile.capabilities.effective & (1 << 21) == 0
+        if filterFirst { steps.append(seccomp) }
         steps += credentialSteps()
         if profile.noNewPrivileges { steps.append(.noNewPrivileges) }
         steps += try landlockSteps()
         steps += try lsmSteps()
-        // The init runs under the filter too: forked before it (each loads it), or, audited,
-        // after it, so that the one listener policyc takes serves both.
-        if options.initProcess && !options.audit { steps.append(.initProcess) }
-        steps.append(.seccomp(filter: profile.seccompFilter, flags: profile.seccompFlags | (options.audit ? LaunchStep.newListenerFlag : 0)))
-        if options.initProcess && options.audit { steps.append(.initProcess) }
+        // The init execs its sealed binary under a filter of its own; audited, it forks after
+        // the audit filter, so that the one listener policyc takes serves both.
+        let initStep = options.initBinaryFD.map { LaunchStep.initProcess(binaryFD: $0, filter: InitFilter.program().bytes) }
+        if let initStep, !options.audit { steps.append(initStep) }
+        if !filterFirst { steps.append(seccomp) }
+        if let initStep, options.audit { steps.append(initStep) }
         steps.append(try execStep())
         return steps
     }
@@ -143,74 +167,105 @@ public struct LaunchPlanner {
     // MARK: mounts
 
     static let hostDirectories = ["usr", "etc", "bin", "sbin", "lib", "lib64", "lib32", "libx32"]
+    /// The device nodes every container gets (runc's defaults), as (name, major, minor).
     static let devices: [(String, UInt32, UInt32)] = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+    // MOUNT_ATTR_* (linux/mount.h): the same bits as MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC.
+    static let readOnlyAttributes: UInt64 = 0x1 | 0x2 | 0x4
+    static let nodevAttribute: UInt64 = 0x4
 
     func mountSteps() throws(PlanError) -> [LaunchStep] {
         let r = newRoot
         var steps: [LaunchStep] = [.mount(source: nil, target: "/", fstype: nil, flags: Self.MS_REC | Self.MS_PRIVATE, data: nil, optional: false)]
         if rootfs == "host" {
             steps.append(.mount(source: "tmpfs", target: r, fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV, data: "mode=755,size=16m", optional: false))
+            steps.append(.openRoot(r))
             for dir in Self.hostDirectories where host.exists("/" + dir) {
                 if let target = host.symlinkTarget("/" + dir) {
                     steps.append(.symlink(target: target, at: "\(r)/\(dir)"))
                 } else {
-                    steps += [.mkdir("\(r)/\(dir)", mode: 0o755)] + readOnlyBind("/" + dir, "\(r)/\(dir)")
+                    steps += readOnlyBind("/" + dir, "\(r)/\(dir)", create: .directory)
                 }
             }
         } else {
             guard host.isDirectory(r) else { throw PlanError(message: "rootfs \(r) is not a directory") }
             steps.append(.mount(source: r, target: r, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: false))
+            steps.append(.openRoot(r))
+            // A device node shipped in the image opens nothing: the image's mounts are nodev.
+            steps.append(.setAttributes(r, set: Self.nodevAttribute, clear: 0))
+        }
+        steps.append(.mount(source: "proc", target: "\(r)/proc", fstype: "proc", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false, create: .directory))
+        steps += try devSteps(r)
+        if namespaces.contains("net") {
+            steps.append(.mount(source: "sysfs", target: "\(r)/sys", fstype: "sysfs", flags: Self.MS_RDONLY | Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false, create: .directory))
+        } else {
+            // The host's /sys with every submount (the cgroup tree among them) read-only.
+            steps += readOnlyBind("/sys", "\(r)/sys", create: .directory, extra: 0x8)
         }
         // The host view gets a fresh /tmp; a rootfs of its own keeps its /tmp, as with runc.
-        let fresh = rootfs == "host" ? ["proc", "dev", "sys", "tmp"] : ["proc", "dev", "sys"]
-        for dir in fresh { steps.append(.mkdir("\(r)/\(dir)", mode: 0o755)) }
-        steps.append(.mount(source: "proc", target: "\(r)/proc", fstype: "proc", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false))
-        steps += devSteps(r)
-        if namespaces.contains("net") {
-            steps.append(.mount(source: "sysfs", target: "\(r)/sys", fstype: "sysfs", flags: Self.MS_RDONLY | Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false))
-        } else {
-            steps += readOnlyBind("/sys", "\(r)/sys")
-        }
         if rootfs == "host" {
-            steps.append(.mount(source: "tmpfs", target: "\(r)/tmp", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV, data: "mode=1777", optional: false))
+            steps.append(.mount(source: "tmpfs", target: "\(r)/tmp", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV, data: "mode=1777", optional: false, create: .directory))
         }
         steps += try policyMounts(r)
         steps += maskSteps(r)
         return steps
     }
 
-    func readOnlyBind(_ source: String, _ target: String, optional: Bool = false) -> [LaunchStep] {
-        [.mount(source: source, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: optional),
-         .mount(source: nil, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REMOUNT | Self.MS_RDONLY | Self.MS_NOSUID | Self.MS_NODEV, data: nil, optional: optional)]
+    /// A recursive bind made read-only, nosuid and nodev at every depth (mount_setattr with
+    /// AT_RECURSIVE: a plain remount would leave the submounts writable).
+    func readOnlyBind(_ source: String, _ target: String, optional: Bool = false, create: LaunchStep.Create = .nothing, extra: UInt64 = 0) -> [LaunchStep] {
+        [.mount(source: source, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: optional, create: create),
+         .setAttributes(target, set: Self.readOnlyAttributes | extra, clear: 0, optional: optional)]
     }
 
-    func devSteps(_ r: String) -> [LaunchStep] {
+    /// /dev: a nodev tmpfs in which only the nodes policyc makes work. Outside a user namespace
+    /// they are made (mknod) in a staging tmpfs that allows devices and bound one by one into
+    /// /dev, then the staging mount goes; in a user namespace, which may not make nodes, the
+    /// host's are bound.
+    func devSteps(_ r: String) throws(PlanError) -> [LaunchStep] {
         var steps: [LaunchStep] = [
-            .mount(source: "tmpfs", target: "\(r)/dev", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_STRICTATIME, data: "mode=755,size=65536k", optional: false),
+            .mount(source: "tmpfs", target: "\(r)/dev", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_STRICTATIME, data: "mode=755,size=65536k", optional: false, create: .directory),
         ]
-        for (name, major, minor) in Self.devices {
-            let node = "\(r)/dev/\(name)"
-            // A user namespace may not create device nodes: bind the host's.
-            steps += usesUserNamespace
-                ? [.touch(node), .mount(source: "/dev/" + name, target: node, fstype: nil, flags: Self.MS_BIND, data: nil, optional: false)]
-                : [.mknod(node, major: major, minor: minor, mode: 0o666)]
+        let nodes = try deviceNodes()
+        let staging = "\(r)/dev/.policyc-nodes"
+        if !usesUserNamespace {
+            steps.append(.mount(source: "tmpfs", target: staging, fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NOEXEC, data: "mode=700,size=4k", optional: false, create: .directory))
         }
+        for (index, node) in nodes.enumerated() {
+            let target = r + node.path
+            if usesUserNamespace {
+                guard host.exists(node.path) else { throw PlanError(message: "device \(node.path): a user namespace cannot make device nodes and the host has none at \(node.path) to bind") }
+                steps.append(.mount(source: node.path, target: target, fstype: nil, flags: Self.MS_BIND, data: nil, optional: false, create: .file))
+            } else {
+                let made = "\(staging)/\(index)"
+                steps.append(.mknod(made, major: node.major, minor: node.minor, mode: node.typeBits | node.mode, owner: node.owner))
+                steps.append(.mount(source: made, target: target, fstype: nil, flags: Self.MS_BIND, data: nil, optional: false, create: .file))
+            }
+        }
+        if !usesUserNamespace { steps.append(.detach(staging)) }
         steps += [
-            .mkdir("\(r)/dev/pts", mode: 0o755),
-            .mount(source: "devpts", target: "\(r)/dev/pts", fstype: "devpts", flags: Self.MS_NOSUID | Self.MS_NOEXEC, data: "newinstance,ptmxmode=0666,mode=0620", optional: false),
+            .mount(source: "devpts", target: "\(r)/dev/pts", fstype: "devpts", flags: Self.MS_NOSUID | Self.MS_NOEXEC, data: "newinstance,ptmxmode=0666,mode=0620", optional: false, create: .directory),
             .symlink(target: "pts/ptmx", at: "\(r)/dev/ptmx"),
-            .mkdir("\(r)/dev/shm", mode: 0o1777),
-            .mount(source: "shm", target: "\(r)/dev/shm", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: "mode=1777,size=65536k", optional: false),
+            .mount(source: "shm", target: "\(r)/dev/shm", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: "mode=1777,size=65536k", optional: false, create: .directory),
             .symlink(target: "/proc/self/fd", at: "\(r)/dev/fd"),
             .symlink(target: "/proc/self/fd/0", at: "\(r)/dev/stdin"),
             .symlink(target: "/proc/self/fd/1", at: "\(r)/dev/stdout"),
             .symlink(target: "/proc/self/fd/2", at: "\(r)/dev/stderr"),
         ]
         if namespaces.contains("ipc") {
-            steps += [.mkdir("\(r)/dev/mqueue", mode: 0o755),
-                      .mount(source: "mqueue", target: "\(r)/dev/mqueue", fstype: "mqueue", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false)]
+            steps.append(.mount(source: "mqueue", target: "\(r)/dev/mqueue", fstype: "mqueue", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: nil, optional: false, create: .directory))
         }
         return steps
+    }
+
+    /// runc's default nodes, then the policy's `container.devices`.
+    func deviceNodes() throws(PlanError) -> [DeviceNode] {
+        var nodes = Self.devices.map { DeviceNode(path: "/dev/" + $0.0, type: "c", major: $0.1, minor: $0.2, mode: 0o666, uid: nil, gid: nil) }
+        for device in container.devices ?? [] {
+            guard let node = DeviceNode(device) else { continue }
+            nodes.removeAll { $0.path == node.path }
+            nodes.append(node)
+        }
+        return nodes
     }
 
     /// /sys/fs/cgroup inside: the container's own cgroup directories, read-only (a tmpfs holds
@@ -220,45 +275,48 @@ public struct LaunchPlanner {
         guard cgroup.layout == .v1 else { return cgroup.directories.flatMap { readOnlyBind($0, view) } }
         var steps: [LaunchStep] = [.mount(source: "tmpfs", target: view, fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: "mode=755", optional: false)]
         for (controller, dir) in zip(cgroup.controllers, cgroup.directories) {
-            steps.append(.mkdir("\(view)/\(controller)", mode: 0o755))
-            steps += readOnlyBind(dir, "\(view)/\(controller)")
+            steps.append(.mount(source: dir, target: "\(view)/\(controller)", fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: false, create: .directory))
         }
-        steps.append(.mount(source: nil, target: view, fstype: nil, flags: Self.MS_REMOUNT | Self.MS_RDONLY | Self.MS_NOSUID | Self.MS_NODEV | Self.MS_NOEXEC, data: "mode=755", optional: false))
+        steps.append(.setAttributes(view, set: Self.readOnlyAttributes | 0x8, clear: 0))
         return steps
     }
 
     static let optionFlags: [String: UInt] = ["ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC]
 
+    /// The policy's mounts, each resolved inside the rootfs and nodev (devices come only
+    /// through `container.devices`); a bind's flags hold at every depth.
     func policyMounts(_ r: String) throws(PlanError) -> [LaunchStep] {
         var steps: [LaunchStep] = []
         for m in container.mounts ?? [] {
             let target = r + m.destination
-            let flags = m.options.reduce(UInt(0)) { $0 | (Self.optionFlags[$1] ?? 0) }
+            let flags = m.options.reduce(Self.MS_NODEV) { $0 | (Self.optionFlags[$1] ?? 0) }
             let data = m.options.filter { Self.optionFlags[$0] == nil && $0 != "rbind" && $0 != "bind" && $0 != "rw" }.joined(separator: ",")
             switch m.type {
             case "bind":
                 guard let source = m.source else { throw PlanError(message: "bind mount on \(m.destination) needs a source") }
-                steps.append(host.isDirectory(source) ? .mkdir(target, mode: 0o755) : .touch(target))
-                steps.append(.mount(source: source, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: false))
-                if flags != 0 {
-                    steps.append(.mount(source: nil, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REMOUNT | flags, data: nil, optional: false))
-                }
+                steps.append(.mount(source: source, target: target, fstype: nil, flags: Self.MS_BIND | Self.MS_REC, data: nil, optional: false,
+                                    create: host.isDirectory(source) ? .directory : .file))
+                steps.append(.setAttributes(target, set: UInt64(flags), clear: 0))
             default:
-                steps.append(.mkdir(target, mode: 0o755))
-                steps.append(.mount(source: m.source ?? m.type, target: target, fstype: m.type, flags: flags, data: data.isEmpty ? nil : data, optional: false))
+                steps.append(.mount(source: m.source ?? m.type, target: target, fstype: m.type, flags: flags, data: data.isEmpty ? nil : data, optional: false, create: .directory))
             }
         }
         return steps
     }
 
     /// Docker's masked paths (a directory gets an empty read-only tmpfs, anything else
-    /// /dev/null, decided in the container's own /proc and /sys) and read-only paths; absent
-    /// ones are skipped.
+    /// /dev/null, decided in the container's own /proc and /sys) and read-only paths, and for
+    /// the host view its secrets (shadow files, host keys); absent ones are skipped.
     func maskSteps(_ r: String) -> [LaunchStep] {
-        var steps = OCIFragmentEmitter.maskedPaths.map { LaunchStep.mask(r + $0, nullDevice: "\(r)/dev/null") }
+        let secrets = rootfs == "host" ? Self.hostSecrets.filter(host.exists) : []
+        var steps = (OCIFragmentEmitter.maskedPaths + secrets).map { LaunchStep.mask(r + $0, nullDevice: "\(r)/dev/null") }
         for path in OCIFragmentEmitter.readonlyPaths { steps += readOnlyBind(r + path, r + path, optional: true) }
         return steps
     }
+
+    /// What the host view never shows: password hashes and the host's private keys.
+    static let hostSecrets = ["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssh/ssh_host_rsa_key",
+                              "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key", "/etc/ssl/private"]
 
     // MARK: process attributes
 
@@ -324,7 +382,9 @@ public struct LaunchPlanner {
             // dynamic loader, which the kernel opens for execution.
             steps.append(.landlockPath("/dev", access: Self.readRights | 1 << 1 | (abi >= 3 ? 1 << 14 : 0) | (abi >= 5 ? 1 << 15 : 0)))
             steps.append(.landlockPath("/proc", access: Self.readRights))
+            // Optional, and skipped where a symlink (merged /usr: /lib -> usr/lib, covered there).
             for dir in Self.loaderDirectories { steps.append(.landlockPath(dir, access: Self.execRights, optional: true)) }
+            if let fd = options.initBinaryFD { steps.append(.landlockDescriptor(fd, access: 1 << 0 | 1 << 2)) }
         }
         if handledNet != 0 {
             for port in profile.tcpBind { steps.append(.landlockPort(port, access: 1)) }

@@ -57,8 +57,9 @@ public struct ProfileCache: Sendable {
 
     /// The entry for `key` when every input it was made from is unchanged.
     public func lookup(key: String) -> Entry? {
-        guard let bytes = System.readPrivateFile(path(for: key), limit: Self.maxEntryBytes) else { return nil }
-        var r = ByteReader(bytes[...])
+        guard let file = System.readPrivateFile(path(for: key), limit: Self.maxEntryBytes), file.count >= 8,
+              Self.digest(file.dropLast(8)) == Array(file.suffix(8)) else { return nil }
+        var r = ByteReader(file.dropLast(8))
         guard r.string() == key,
               let inputs = r.array({ r -> PolicyInput? in
                   guard let path = r.string(), let contents = r.optional({ $0.bytes() }) else { return nil }
@@ -87,7 +88,16 @@ public struct ProfileCache: Sendable {
         }
         w.string(entry.warnings)
         w.bytes(entry.profile.encoded())
-        try? System.replaceFile(path(for: key), with: w.bytes)
+        try? System.replaceFile(path(for: key), with: w.bytes + Self.digest(w.bytes[...]))
+    }
+
+    /// FNV-1a of an entry, stored after it: a damaged entry (a torn write, a flipped bit) is
+    /// compiled afresh, never decoded into a filter. Not a defence against a writer, who would
+    /// need to be root to reach the private directory.
+    static func digest(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return (0..<8).map { UInt8(truncatingIfNeeded: h >> (8 * UInt64($0))) }
     }
 
     /// Keeps the directory below `maxEntries`, dropping the least recently written.

@@ -62,7 +62,7 @@ extension RunProfile {
     /// Equal when their bytes are: the container spec's environment is a list of tuples.
     public static func == (a: RunProfile, b: RunProfile) -> Bool { a.encoded() == b.encoded() }
 
-    static let magic: [UInt8] = Array("policyc run profile 1\n".utf8)
+    static let magic: [UInt8] = Array("policyc run profile 2\n".utf8)
 
     public func encoded() -> [UInt8] {
         var w = ByteWriter()
@@ -162,6 +162,12 @@ struct ByteWriter {
         optional(c.gid) { $0.u64(UInt64($1)) }
         optional(c.env) { w, env in w.array(env) { $0.string($1.0); $0.string($1.1) } }
         optional(c.cwd) { $0.string($1) }
+        optional(c.devices) { w, devices in
+            w.array(devices) { w, d in
+                w.string(d.path); w.string(d.type); w.u64(UInt64(d.major)); w.u64(UInt64(d.minor)); w.u64(UInt64(d.fileMode))
+                w.optional(d.uid) { $0.u64(UInt64($1)) }; w.optional(d.gid) { $0.u64(UInt64($1)) }; w.string(d.access)
+            }
+        }
     }
 }
 
@@ -242,7 +248,16 @@ struct ByteReader {
                       return (key, value)
                   }
               }),
-              let cwd = optional({ $0.string() }) else { return nil }
+              let cwd = optional({ $0.string() }),
+              let devices = optional({ r in
+                  r.array { r -> DeviceSpec? in
+                      let id = { (r: inout ByteReader) in r.u64().flatMap { UInt32(exactly: $0) } }
+                      guard let path = r.string(), let type = r.string(), let major = id(&r), let minor = id(&r), let mode = id(&r),
+                            let uid = r.optional(id), let gid = r.optional(id), let access = r.string() else { return nil }
+                      return DeviceSpec(path: path, type: type, major: major, minor: minor, fileMode: mode, uid: uid, gid: gid, access: access)
+                  }
+              }) else { return nil }
+        c.devices = devices
         c.hostname = hostname; c.namespaces = namespaces; c.rootfs = rootfs; c.mounts = mounts
         c.memory = memory; c.pids = pids; c.cpus = cpus; c.rlimits = rlimits
         c.uid = uid; c.gid = gid; c.env = env; c.cwd = cwd

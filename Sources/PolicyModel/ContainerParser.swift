@@ -4,7 +4,7 @@ import Yams
 struct ContainerParser {
     let reader: NodeReader
 
-    static let keys = ["hostname", "namespaces", "rootfs", "mounts", "resources", "rlimits", "user", "env", "cwd"]
+    static let keys = ["hostname", "namespaces", "rootfs", "mounts", "resources", "rlimits", "user", "env", "cwd", "devices"]
     static let namespaces = ["user", "pid", "mount", "uts", "ipc", "net", "cgroup", "time"]
     static let rlimits = [
         "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
@@ -28,9 +28,8 @@ struct ContainerParser {
             case "resources": parseResources(value, into: &spec)
             case "rlimits":
                 guard let limits = reader.mapping(value, "container.rlimits", allowed: Self.rlimits) else { break }
-                spec.rlimits = Dictionary(limits.compactMap { name, _, v in
-                    reader.number(v, "rlimit \(name)").map { (name, $0.value) }
-                }, uniquingKeysWith: { a, _ in a })
+                spec.rlimits = Dictionary(limits.compactMap { name, _, v in parseRlimit(v, name).map { (name, $0) } },
+                                          uniquingKeysWith: { a, _ in a })
             case "user":
                 guard let ids = reader.mapping(value, "container.user", allowed: ["uid", "gid"]) else { break }
                 for (name, _, v) in ids {
@@ -46,6 +45,7 @@ struct ContainerParser {
                     guard let name = reader.string(k, "an environment name"), let text = reader.string(v, "an environment value") else { return nil }
                     return (name.value, text.value)
                 }
+            case "devices": spec.devices = (reader.sequence(value, "container.devices") ?? []).compactMap(parseDevice)
             case "cwd":
                 if let cwd = reader.string(value, "container.cwd") {
                     if cwd.value.hasPrefix("/") { spec.cwd = cwd.value } else { reader.error(value, "container.cwd must be an absolute path") }
@@ -74,6 +74,58 @@ struct ContainerParser {
         return MountSpec(type: type, source: source, destination: destination, options: options)
     }
 
+    /// A limit: a number of 0 or more, or `unlimited`.
+    private func parseRlimit(_ node: Node, _ name: String) -> UInt64? {
+        if case .scalar(let s) = node, s.string == "unlimited" { return .max }
+        if case .scalar(let s) = node, s.string.hasPrefix("-") {
+            reader.error(node, "rlimit \(name) must be 0 or more, or unlimited, found '\(s.string.prefix(40))'")
+            return nil
+        }
+        return reader.number(node, "rlimit \(name)").map(\.value)
+    }
+
+    static let deviceKeys = ["path", "type", "major", "minor", "fileMode", "uid", "gid", "access"]
+
+    /// `{path: /dev/fuse, type: c, major: 10, minor: 229}`, as OCI's linux.devices.
+    private func parseDevice(_ node: Node) -> DeviceSpec? {
+        guard let entries = reader.mapping(node, "a device", allowed: Self.deviceKeys) else { return nil }
+        var path: String?, type: String?, major: UInt32?, minor: UInt32?, mode: UInt32 = 0o666, uid: UInt32?, gid: UInt32?, access = "rwm"
+        var valid = true
+        for (key, _, value) in entries {
+            let id = { reader.number(value, "device \(key)", max: UInt64(UInt32.max - 1)).map { UInt32($0.value) } }
+            switch key {
+            case "path":
+                guard let text = reader.string(value, "device path") else { valid = false; break }
+                if text.value.hasPrefix("/dev/"), !text.value.split(separator: "/").contains("..") { path = text.value } else {
+                    reader.error(value, "a device path must lie under /dev/, found '\(text.value.prefix(60))'")
+                    valid = false
+                }
+            case "type":
+                guard let text = reader.string(value, "device type") else { valid = false; break }
+                if ["c", "b"].contains(text.value) { type = text.value } else {
+                    reader.error(value, Suggest.unknown("device type", text.value, among: ["c", "b"]) + " (c: character, b: block)")
+                    valid = false
+                }
+            case "major": major = reader.number(value, "device major", max: 4095).map { UInt32($0.value) }
+            case "minor": minor = reader.number(value, "device minor", max: (1 << 20) - 1).map { UInt32($0.value) }
+            case "fileMode": mode = reader.number(value, "device fileMode", max: 0o777).map { UInt32($0.value) } ?? mode
+            case "uid": uid = id()
+            case "gid": gid = id()
+            default:
+                guard let text = reader.string(value, "device access") else { valid = false; break }
+                if !text.value.isEmpty, text.value.allSatisfy({ "rwm".contains($0) }) { access = text.value } else {
+                    reader.error(value, "device access must be letters of rwm, found '\(text.value.prefix(20))'")
+                    valid = false
+                }
+            }
+        }
+        guard let path, let type, let major, let minor, valid else {
+            if valid { reader.error(node, "a device needs path, type, major and minor") }
+            return nil
+        }
+        return DeviceSpec(path: path, type: type, major: major, minor: minor, fileMode: mode, uid: uid, gid: gid, access: access)
+    }
+
     private func parseResources(_ node: Node, into spec: inout ContainerSpec) {
         guard let entries = reader.mapping(node, "container.resources", allowed: ["memory", "pids", "cpus"]) else { return }
         for (key, _, value) in entries {
@@ -87,8 +139,9 @@ struct ContainerParser {
             case "pids": spec.pids = reader.int(value, "pids", range: 1...4_194_304)
             default:
                 if let text = reader.string(value, "cpus") {
-                    if let cpus = Double(text.value), cpus > 0, cpus <= 1024 { spec.cpus = cpus } else {
-                        reader.error(value, "cpus must be a number of CPUs greater than 0, found '\(text.value.prefix(40))'")
+                    // The kernel's CFS quota is at least 1 ms per 100 ms period.
+                    if let cpus = Double(text.value), cpus >= 0.01, cpus <= 1024 { spec.cpus = cpus } else {
+                        reader.error(value, "cpus must be a number of CPUs from 0.01 to 1024, found '\(text.value.prefix(40))'")
                     }
                 }
             }

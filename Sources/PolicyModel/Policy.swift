@@ -164,6 +164,32 @@ public struct MountSpec: Sendable {
     }
 }
 
+/// A device the container may use (`container.devices`): OCI `linux.devices` with the
+/// `linux.resources.devices` rule that allows it.
+public struct DeviceSpec: Sendable, Equatable {
+    public var path: String
+    /// "c" or "b".
+    public var type: String
+    public var major: UInt32
+    public var minor: UInt32
+    public var fileMode: UInt32
+    public var uid: UInt32?
+    public var gid: UInt32?
+    /// A subset of "rwm".
+    public var access: String
+
+    public init(path: String, type: String, major: UInt32, minor: UInt32, fileMode: UInt32 = 0o666, uid: UInt32? = nil, gid: UInt32? = nil, access: String = "rwm") {
+        self.path = path
+        self.type = type
+        self.major = major
+        self.minor = minor
+        self.fileMode = fileMode
+        self.uid = uid
+        self.gid = gid
+        self.access = access
+    }
+}
+
 public struct ContainerSpec: Sendable {
     public var hostname: String?
     public var namespaces: [String]?
@@ -177,6 +203,7 @@ public struct ContainerSpec: Sendable {
     public var gid: UInt32?
     public var env: [(String, String)]?
     public var cwd: String?
+    public var devices: [DeviceSpec]?
 
     public init() {}
 
@@ -194,6 +221,7 @@ public struct ContainerSpec: Sendable {
         m.gid = other.gid ?? gid
         m.env = other.env ?? env
         m.cwd = other.cwd ?? cwd
+        m.devices = other.devices ?? devices
         return m
     }
 }

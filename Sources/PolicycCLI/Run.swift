@@ -19,12 +19,14 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("init"), help: "Run a minimal init as pid 1 that reaps zombies and forwards signals.") var initProcess = false
     @Flag(help: "Compile the policy even when the profile cache has it unchanged (see POLICYC_CACHE_DIR).") var noCache = false
     @Flag(help: "Let the command run, but report every syscall the policy would deny, with its arguments, and suggest a policy allowing them.") var audit = false
+    @Option(help: "Pass descriptors 3 to 3+N-1 to the command, as runc does; every other one is closed.") var preserveFds: Int32 = 0
+    @Option(help: "The container's name: its cgroup is policyc-NAME, refused while one of that name exists.") var name: String?
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
     /// The same request the quick path makes.
     var request: RunRequest {
         RunRequest(includeDirs: options.includeDirs, policy: policy, rootfs: rootfs, bundle: bundle, lsmOptional: lsmOptional,
-                   tty: tty, initProcess: initProcess, noCache: noCache, audit: audit, command: command)
+                   tty: tty, initProcess: initProcess, noCache: noCache, audit: audit, preserveFDs: preserveFds, name: name, command: command)
     }
 
     func validate() throws { try request.validate() }
@@ -43,9 +45,15 @@ struct RunRequest: Equatable {
     var initProcess = false
     var noCache = false
     var audit = false
+    var preserveFDs: Int32 = 0
+    var name: String?
     var command: [String] = []
 
     func validate() throws {
+        if preserveFDs < 0 || preserveFDs > 1 << 20 { throw ValidationError("--preserve-fds takes a count from 0 up") }
+        if let name, name.isEmpty || name.count > 64 || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) || name.hasPrefix(".") {
+            throw ValidationError("--name takes 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")
+        }
         if command.isEmpty && bundle == nil { throw ValidationError("give the command to run after --, e.g. policyc run -- /bin/sh -c id") }
         if bundle != nil && rootfs != nil { throw ValidationError("--bundle brings its own rootfs; drop --rootfs") }
     }
@@ -66,6 +74,12 @@ struct RunRequest: Equatable {
             case "-I":
                 guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
                 request.includeDirs.append(value)
+            case "--preserve-fds":
+                guard let value = rest.popFirst(), let count = Int32(value), request.preserveFDs == 0, count > 0 else { return nil }
+                request.preserveFDs = count
+            case "--name":
+                guard let value = rest.popFirst(), !value.hasPrefix("-"), request.name == nil else { return nil }
+                request.name = value
             case "--policy", "--rootfs", "--bundle":
                 guard let value = rest.popFirst(), !value.hasPrefix("-"), request.setOnce(word, value) else { return nil }
             case "--lsm-optional", "--tty", "-t", "--init", "--no-cache":
@@ -178,7 +192,10 @@ struct RunRequest: Equatable {
         var audit = try self.audit ? auditLog() : nil
         var profile = try audit.map { try auditProfile($0.filter) } ?? profile()
         let (rootfs, command) = try resolveBundle(into: &profile)
-        let runner = ContainerRunner(profile: profile, options: RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess))
+        var options = RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess)
+        options.preserveDescriptors = preserveFDs
+        options.name = name
+        let runner = ContainerRunner(profile: profile, options: options)
         do {
             let status = try runner.run(tty: tty, onDenied: audit == nil ? nil : { audit?.record($0) })
             if let audit { System.writeStderr(auditReport(audit)) }

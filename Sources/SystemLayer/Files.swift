@@ -18,8 +18,30 @@ extension System {
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
-    public static func makeDirectory(_ path: String) throws(SystemError) {
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw SystemError("mkdir \(path)", errno) }
+    /// mkdir; an existing directory is fine unless `exclusive`.
+    public static func makeDirectory(_ path: String, exclusive: Bool = false) throws(SystemError) {
+        guard mkdir(path, 0o755) == 0 || (errno == EEXIST && !exclusive) else { throw SystemError("mkdir \(path)", errno) }
+    }
+
+    /// uname -m: "x86_64", "aarch64".
+    public static func machine() -> String {
+        var names = utsname()
+        uname(&names)
+        return withUnsafeBytes(of: &names.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// `bytes` random bytes (getrandom) as lowercase hex.
+    public static func randomHex(bytes count: Int) -> String {
+        var buffer = [UInt8](repeating: 0, count: count)
+        _ = buffer.withUnsafeMutableBytes { pc_random($0.baseAddress, count) }
+        return buffer.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
+    /// A sealed, close-on-exec memfd holding `bytes` (nothing can write, grow or shrink it).
+    public static func sealedMemfd(name: String, bytes: [UInt8]) throws(SystemError) -> Int32 {
+        let fd = bytes.withUnsafeBytes { pc_sealed_memfd(name, $0.baseAddress, $0.count) }
+        guard fd >= 0 else { throw SystemError("memfd_create", -fd) }
+        return fd
     }
 
     public static func removeDirectory(_ path: String) -> Bool { rmdir(path) == 0 || errno == ENOENT }

@@ -3,7 +3,10 @@ import Glibc
 
 /// One setup step of a container, executed by the child with raw syscalls (see CLaunch.h).
 public enum LaunchStep: Equatable, Sendable {
-    case mount(source: String?, target: String, fstype: String?, flags: UInt, data: String?, optional: Bool)
+    /// What a mount makes of a missing target.
+    public enum Create: Equatable, Sendable { case nothing, directory, file }
+
+    case mount(source: String?, target: String, fstype: String?, flags: UInt, data: String?, optional: Bool, create: Create = .nothing)
     case mkdir(String, mode: UInt32)
     case symlink(target: String, at: String)
     case pivotRoot(String)
@@ -26,8 +29,9 @@ public enum LaunchStep: Equatable, Sendable {
     case seccomp(filter: [UInt8], flags: UInt32)
     case exec(path: String, argv: [String], env: [String])
     case touch(String)
-    /// A minimal init becomes pid 1 and reaps; the command runs as its child.
-    case initProcess
+    /// A minimal init becomes pid 1 and reaps; the command runs as its child. The init execs
+    /// the sealed binary at `binaryFD` under its own `filter`.
+    case initProcess(binaryFD: Int32, filter: [UInt8])
     /// The terminal `fd` becomes the controlling terminal and standard streams.
     case terminal(fd: Int32)
     /// The child moves itself into a cgroup through this file (`tasks` on v1, `cgroup.procs`
@@ -40,13 +44,32 @@ public enum LaunchStep: Equatable, Sendable {
     /// Hides `path` (optional: absent paths are skipped): an empty read-only tmpfs over a
     /// directory, `nullDevice` bound over anything else.
     case mask(String, nullDevice: String)
-    /// A character device node with exactly this mode.
-    case mknod(String, major: UInt32, minor: UInt32, mode: UInt32)
+    /// A device node: `mode` holds its type (S_IFCHR, S_IFBLK) and exact permissions;
+    /// `owner` is "uid:gid" or nil for root.
+    case mknod(String, major: UInt32, minor: UInt32, mode: UInt32, owner: String? = nil)
+    /// The container's root: every later path beneath it is resolved there (openat2
+    /// RESOLVE_IN_ROOT), so the image's symlinks and ".." never lead out of it.
+    case openRoot(String)
+    /// mount_setattr(AT_RECURSIVE): `set` and `clear` MOUNT_ATTR_* bits on a whole mount tree.
+    case setAttributes(String, set: UInt64, clear: UInt64, optional: Bool = false)
+    /// Lazily unmounts a staging mount and removes its directory.
+    case detach(String)
+    /// Descriptors from `from` up are closed at the execve (CLOSE_RANGE_CLOEXEC).
+    case closeInheritedDescriptors(from: Int32)
+    /// setsid: no controlling terminal, a session of the container's own.
+    case newSession
+    /// lo up in a new network namespace.
+    case loopbackUp
+    /// prctl(PR_SET_DUMPABLE): off for the setup (policyc's memory is not for the container);
+    /// on while the id maps are written, which need the child's /proc files to be its user's.
+    case dumpable(Bool)
+    /// Landlock rights on an open file (the init's sealed binary), not a path.
+    case landlockDescriptor(Int32, access: UInt64)
 
     /// A short name for messages: "pivot_root", "seccomp", ...
     public var name: String {
         switch self {
-        case .mount(_, let target, let fstype, _, _, _): return "mount \(fstype ?? "bind") on \(target)"
+        case .mount(_, let target, let fstype, _, _, _, _): return "mount \(fstype ?? "bind") on \(target)"
         case .mkdir(let path, _): return "mkdir \(path)"
         case .symlink(_, let at): return "symlink \(at)"
         case .pivotRoot: return "pivot_root"
@@ -69,14 +92,58 @@ public enum LaunchStep: Equatable, Sendable {
         case .seccomp: return "seccomp"
         case .exec(let path, _, _): return "execve \(path)"
         case .touch(let path): return "create \(path)"
-        case .initProcess: return "fork of the init process"
+        case .initProcess: return "the init process"
         case .terminal: return "controlling terminal"
         case .joinCgroup(let path): return "join cgroup \(path)"
         case .unshare: return "unshare"
         case .awaitParent: return "wait for policyc"
         case .mask(let path, _): return "mask \(path)"
-        case .mknod(let path, _, _, _): return "mknod \(path)"
+        case .mknod(let path, _, _, _, _): return "mknod \(path)"
+        case .openRoot(let path): return "open root \(path)"
+        case .setAttributes(let path, _, _, _): return "mount_setattr \(path)"
+        case .detach(let path): return "unmount \(path)"
+        case .closeInheritedDescriptors: return "close inherited descriptors"
+        case .newSession: return "setsid"
+        case .loopbackUp: return "loopback up"
+        case .dumpable: return "PR_SET_DUMPABLE"
+        case .landlockDescriptor: return "landlock rule for the init"
         }
+    }
+}
+
+extension LaunchStep {
+    /// What a failure of this step with `errno` most likely means, where errno alone misleads.
+    func hint(errno: Int32) -> String? {
+        switch (self, errno) {
+        case (.landlockPath, ELOOP):
+            return "the path is a symbolic link in the container; a Landlock rule grants exactly the path the policy names, so name the directory it leads to"
+        case (.mount, ELOOP), (.mount, EXDEV), (.mount, ENOTDIR):
+            return "the target is resolved inside the rootfs and may not be a symbolic link leading elsewhere, a magic link or a special file"
+        case (.mount, ENXIO), (.mount, EOPNOTSUPP):
+            return "the target is neither a directory nor a regular file"
+        default:
+            return nil
+        }
+    }
+}
+
+/// Paths beneath the container's root (from `.openRoot` to `.pivotRoot`) go to the child
+/// relative to it, flagged PC_IN_ROOT, and are resolved there.
+struct RootPaths {
+    var root: String?
+
+    func relative(_ path: String?) -> (String?, Bool) {
+        guard let root, let path else { return (path, false) }
+        if path == root { return ("/", true) }
+        guard path.hasPrefix(root + "/") else { return (path, false) }
+        return (String(path.dropFirst(root.count)), true)
+    }
+
+    /// The C string of `path` as the child takes it, flagging `step` when it is in the root.
+    func cString(_ path: String, _ step: inout pc_step, _ str: (String?) -> UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
+        let (p, inRoot) = relative(path)
+        if inRoot { step.flags |= PC_IN_ROOT }
+        return str(p)
     }
 }
 
@@ -116,7 +183,10 @@ public final class LaunchedChild {
     public struct StepFailure: Error, CustomStringConvertible {
         public let step: String
         public let errno: Int32
-        public var description: String { "\(step) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
+        public var hint: String? = nil
+        public var description: String {
+            "\(step) failed: \(String(cString: strerror(errno))) (errno \(errno))" + (hint.map { "; " + $0 } ?? "")
+        }
     }
 
     /// Prepares every byte, then clones: into the cgroup directory `cgroupFD` (v2) when given.
@@ -130,6 +200,12 @@ public final class LaunchedChild {
             arena.append(UnsafeMutableRawPointer(p))
             return UnsafePointer(p)
         }
+        func copy(_ filter: [UInt8]) -> UnsafeRawPointer {
+            let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(filter.count, 1), alignment: 8)
+            filter.withUnsafeBytes { bytes.copyMemory(from: $0.baseAddress!, byteCount: filter.count) }
+            arena.append(bytes)
+            return UnsafeRawPointer(bytes)
+        }
         func vector(_ items: [String]) -> UnsafePointer<UnsafeMutablePointer<CChar>?> {
             let v = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: items.count + 1)
             for (i, item) in items.enumerated() { v[i] = strdup(item); arena.append(UnsafeMutableRawPointer(v[i]!)) }
@@ -137,15 +213,32 @@ public final class LaunchedChild {
             arena.append(UnsafeMutableRawPointer(v))
             return UnsafePointer(v)
         }
+        var root = RootPaths()
         for step in steps {
             var s = pc_step()
             switch step {
-            case .mount(let source, let target, let fstype, let flags, let data, let optional):
-                s.op = Int32(PC_MOUNT.rawValue); s.a = str(source); s.b = str(target); s.c = str(fstype); s.d = str(data)
-                s.x = UInt64(flags); s.flags = optional ? PC_STEP_OPTIONAL : 0
-            case .mkdir(let path, let mode): s.op = Int32(PC_MKDIR.rawValue); s.a = str(path); s.x = UInt64(mode)
-            case .symlink(let target, let at): s.op = Int32(PC_SYMLINK.rawValue); s.a = str(target); s.b = str(at)
-            case .pivotRoot(let path): s.op = Int32(PC_PIVOT_ROOT.rawValue); s.a = str(path)
+            case .mount(let source, let target, let fstype, let flags, let data, let optional, let create):
+                let (src, srcInRoot) = root.relative(source), (dst, dstInRoot) = root.relative(target)
+                s.op = Int32(PC_MOUNT.rawValue); s.a = str(src); s.b = str(dst); s.c = str(fstype); s.d = str(data)
+                s.x = UInt64(flags)
+                s.flags = (optional ? PC_STEP_OPTIONAL : 0) | (srcInRoot ? PC_SOURCE_IN_ROOT : 0) | (dstInRoot ? PC_IN_ROOT : 0)
+                    | (create == .directory ? PC_CREATE_DIR : 0) | (create == .file ? PC_CREATE_FILE : 0)
+            case .mkdir(let path, let mode): s.op = Int32(PC_MKDIR.rawValue); s.a = root.cString(path, &s, str); s.x = UInt64(mode)
+            case .symlink(let target, let at):
+                s.op = Int32(PC_SYMLINK.rawValue); s.a = str(target)
+                let (dst, inRoot) = root.relative(at)
+                s.b = str(dst); s.flags = inRoot ? PC_IN_ROOT : 0
+            case .openRoot(let path): s.op = Int32(PC_OPEN_ROOT.rawValue); s.a = str(path); root.root = path
+            case .setAttributes(let path, let set, let clear, let optional):
+                s.op = Int32(PC_SETATTR.rawValue); s.a = root.cString(path, &s, str); s.x = set; s.y = clear
+                if optional { s.flags |= PC_STEP_OPTIONAL }
+            case .detach(let path): s.op = Int32(PC_DETACH.rawValue); s.a = root.cString(path, &s, str)
+            case .closeInheritedDescriptors(let from): s.op = Int32(PC_CLOSE_FDS.rawValue); s.x = UInt64(from)
+            case .newSession: s.op = Int32(PC_SETSID.rawValue)
+            case .loopbackUp: s.op = Int32(PC_LOOPBACK_UP.rawValue)
+            case .dumpable(let on): s.op = Int32(PC_DUMPABLE.rawValue); s.x = on ? 1 : 0
+            case .landlockDescriptor(let fd, let access): s.op = Int32(PC_LANDLOCK_PATH.rawValue); s.y = UInt64(fd); s.x = access
+            case .pivotRoot(let path): s.op = Int32(PC_PIVOT_ROOT.rawValue); s.a = str(path); root.root = nil
             case .chdir(let path): s.op = Int32(PC_CHDIR.rawValue); s.a = str(path)
             case .sethostname(let name): s.op = Int32(PC_SETHOSTNAME.rawValue); s.a = str(name)
             case .setrlimit(let r, let soft, let hard): s.op = Int32(PC_SETRLIMIT.rawValue); s.x = UInt64(r); s.y = soft; s.z = hard
@@ -165,20 +258,19 @@ public final class LaunchedChild {
             case .landlockRestrict: s.op = Int32(PC_LANDLOCK_RESTRICT.rawValue)
             case .writeFile(let path, let value): s.op = Int32(PC_WRITE_FILE.rawValue); s.a = str(value); s.b = str(path)
             case .seccomp(let filter, let flags):
-                let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(filter.count, 1), alignment: 8)
-                filter.withUnsafeBytes { bytes.copyMemory(from: $0.baseAddress!, byteCount: filter.count) }
-                arena.append(bytes)
-                s.op = Int32(PC_SECCOMP.rawValue); s.data = UnsafeRawPointer(bytes); s.len = UInt32(filter.count / 8); s.x = UInt64(flags)
-            case .touch(let path): s.op = Int32(PC_TOUCH.rawValue); s.a = str(path)
-            case .initProcess: s.op = Int32(PC_INIT.rawValue)
+                s.op = Int32(PC_SECCOMP.rawValue); s.data = copy(filter); s.len = UInt32(filter.count / 8); s.x = UInt64(flags)
+            case .touch(let path): s.op = Int32(PC_TOUCH.rawValue); s.a = root.cString(path, &s, str)
+            case .initProcess(let fd, let filter):
+                s.op = Int32(PC_INIT.rawValue); s.x = UInt64(fd); s.data = copy(filter); s.len = UInt32(filter.count / 8)
             case .terminal(let fd): s.op = Int32(PC_TTY.rawValue); s.x = UInt64(fd)
             case .joinCgroup(let path): s.op = Int32(PC_JOIN_CGROUP.rawValue); s.a = str(path)
             case .unshare(let flags): s.op = Int32(PC_UNSHARE.rawValue); s.x = UInt64(UInt32(bitPattern: flags))
             case .awaitParent: s.op = Int32(PC_WAIT.rawValue)
             case .mask(let path, let null):
-                s.op = Int32(PC_MASK.rawValue); s.a = str(path); s.b = str(null); s.flags = PC_STEP_OPTIONAL
-            case .mknod(let path, let major, let minor, let mode):
-                s.op = Int32(PC_MKNOD.rawValue); s.a = str(path); s.x = UInt64(major); s.z = UInt64(minor); s.y = UInt64(mode)
+                s.op = Int32(PC_MASK.rawValue); s.a = root.cString(path, &s, str); s.b = str(root.relative(null).0); s.flags |= PC_STEP_OPTIONAL
+            case .mknod(let path, let major, let minor, let mode, let owner):
+                s.op = Int32(PC_MKNOD.rawValue); s.a = root.cString(path, &s, str); s.x = UInt64(major); s.z = UInt64(minor); s.y = UInt64(mode)
+                s.d = str(owner)
             case .exec(let path, let argv, let env):
                 s.op = Int32(PC_EXEC.rawValue); s.a = str(path); s.argv = vector(argv); s.envp = vector(env)
             }
@@ -220,7 +312,10 @@ public final class LaunchedChild {
         defer { freeStorage() }
         if steps.contains(.awaitParent) { letGo() }
         var record = pc_launch_error()
-        guard readRecord(&record) else { return StepFailure(step: "seccomp listener", errno: EPIPE) }
+        guard pc_read_launch_error(errorFD, &record, Self.setupTimeoutMilliseconds) == 1 else {
+            Glibc.kill(pid, SIGKILL)
+            return StepFailure(step: "seccomp listener", errno: EPIPE)
+        }
         guard record.step == PC_LISTENER_AT else { return failure(record) }
         let pidfd = pc_pidfd_open(pid)
         guard pidfd >= 0 else { return StepFailure(step: "pidfd_open", errno: -pidfd) }
@@ -252,21 +347,32 @@ public final class LaunchedChild {
         _ = write(syncFD, &go, 1)
     }
 
-    private func readRecord(_ record: inout pc_launch_error) -> Bool {
-        var n: Int
-        repeat { n = read(errorFD, &record, MemoryLayout<pc_launch_error>.size) } while n < 0 && errno == EINTR
-        return n == MemoryLayout<pc_launch_error>.size
-    }
+    /// How long the setup may take before the child is killed: every step is a few syscalls,
+    /// so only a hung one (a mount that waits on a dead server, say) comes near it.
+    public static let setupTimeoutMilliseconds: Int32 = 30_000
 
-    /// The failure the child reports, or nil at EOF (it exec'd).
+    /// The failure the child reports, or nil at EOF (it exec'd); a setup that does not end in
+    /// time is killed and reported.
     private func readFailure() -> StepFailure? {
         var record = pc_launch_error()
-        return readRecord(&record) ? failure(record) : nil
+        let got = pc_read_launch_error(errorFD, &record, Self.setupTimeoutMilliseconds)
+        if got == 1 { return failure(record) }
+        if got == -ETIMEDOUT {
+            Glibc.kill(pid, SIGKILL)
+            return StepFailure(step: "setup (not finished within \(Self.setupTimeoutMilliseconds / 1000) s)", errno: ETIMEDOUT)
+        }
+        if got == -EINTR {
+            Glibc.kill(pid, SIGKILL)
+            return StepFailure(step: "setup (interrupted by a signal)", errno: EINTR)
+        }
+        pc_setup_finished()
+        return nil
     }
 
     private func failure(_ record: pc_launch_error) -> StepFailure {
         let name = Int(record.step) >= 0 && Int(record.step) < steps.count ? steps[Int(record.step)].name : "exec"
-        return StepFailure(step: name, errno: record.err)
+        let step = Int(record.step) >= 0 && Int(record.step) < steps.count ? steps[Int(record.step)] : nil
+        return StepFailure(step: name, errno: record.err, hint: step?.hint(errno: record.err))
     }
 
     private func freeStorage() {

@@ -47,6 +47,10 @@ public enum ProcessControl {
 
     public static func landlockABI() -> Int { Int(pc_landlock_abi()) }
 
+    /// prctl(PR_SET_DUMPABLE, 0): /proc/PID/mem, environ and exe of this process become
+    /// reachable only with CAP_SYS_PTRACE over its user namespace.
+    public static func makeNotDumpable() { _ = pc_not_dumpable() }
+
     public static func currentUID() -> UInt32 { getuid() }
     public static func currentGID() -> UInt32 { getgid() }
     public static func pid() -> Int32 { getpid() }

@@ -2,6 +2,7 @@
 #define POLICYC_CLAUNCH_H
 #include <stdint.h>
 #include <sys/types.h>
+#include <stddef.h>
 
 /* The container's setup is a list of steps prepared by the parent (Swift); after clone the
  * child only walks the list with raw syscalls and reports the first failure as {step, errno}
@@ -23,7 +24,8 @@ enum pc_op {
     PC_AMBIENT,          /* raise ambient capabilities in mask x */
     PC_NO_NEW_PRIVS,     /* prctl(PR_SET_NO_NEW_PRIVS, 1) */
     PC_LANDLOCK_CREATE,  /* landlock_create_ruleset(handled fs x, net y, scoped z; attr size len) */
-    PC_LANDLOCK_PATH,    /* open(a, O_PATH); add path-beneath rule with access x */
+    PC_LANDLOCK_PATH,    /* openat2(a, O_PATH, RESOLVE_NO_SYMLINKS), or descriptor y when a is
+                            NULL; add a path-beneath rule with access x */
     PC_LANDLOCK_PORT,    /* add net-port rule: port x, access y */
     PC_LANDLOCK_RESTRICT,/* landlock_restrict_self */
     PC_WRITE_FILE,       /* write a to file b (LSM exec labels) */
@@ -34,18 +36,33 @@ enum pc_op {
     PC_EXEC,             /* execve(a, argv, envp) */
     PC_TOUCH,            /* create file a (a bind-mount target) */
     PC_TTY,              /* setsid; make fd x the controlling terminal and stdin/out/err */
-    PC_INIT,             /* fork: the child goes on; the parent becomes a minimal init that runs
-                            the remaining steps except exec, then reaps and forwards signals */
+    PC_INIT,             /* fork: the child goes on; the parent runs the remaining steps except
+                            seccomp and exec, then loads the init's own filter (data, len) and
+                            execs the sealed init binary at fd x (argv[1] its child's pid) */
     PC_JOIN_CGROUP,      /* write "0" to file a: the child moves itself into a cgroup; skipped
                             when clone3 already placed it there (CLONE_INTO_CGROUP) */
     PC_UNSHARE,          /* unshare(x) */
     PC_WAIT,             /* wait for the parent's byte on the sync pipe (id maps, cgroup made) */
     PC_MASK,             /* hide path a: an empty read-only tmpfs over a directory, the file b
                             (/dev/null) bound over anything else */
-    PC_MKNOD,            /* character device a, number x:z (major:minor), mode y exactly */
+    PC_MKNOD,            /* device node a of type and mode y (S_IFCHR/S_IFBLK | mode), number
+                            x:z (major:minor), owned by c's uid:gid ("uid:gid" in d, optional) */
+    PC_OPEN_ROOT,        /* open directory a (O_PATH): every later path flagged PC_IN_ROOT is
+                            resolved beneath it with openat2(RESOLVE_IN_ROOT) */
+    PC_SETATTR,          /* mount_setattr(a, AT_RECURSIVE, set x, clear y): a whole mount tree */
+    PC_DETACH,           /* umount2(a, MNT_DETACH), then rmdir(a) */
+    PC_CLOSE_FDS,        /* close_range(x, ~0, CLOSE_RANGE_CLOEXEC): nothing inherited past x
+                            crosses the execve */
+    PC_SETSID,           /* setsid: a session of its own, no controlling terminal */
+    PC_LOOPBACK_UP,      /* bring up lo in the new network namespace */
+    PC_DUMPABLE,         /* prctl(PR_SET_DUMPABLE, x) */
 };
 
-#define PC_STEP_OPTIONAL 1  /* ENOENT is not a failure (masked paths that may not exist) */
+#define PC_STEP_OPTIONAL 1   /* ENOENT is not a failure (masked paths that may not exist) */
+#define PC_IN_ROOT 2         /* the step's target (b for mounts, a otherwise) lies in the root */
+#define PC_SOURCE_IN_ROOT 4  /* a mount's source (a) lies in the root too */
+#define PC_CREATE_DIR 8      /* a mount's target is made as a directory where missing */
+#define PC_CREATE_FILE 16    /* a mount's target is made as an empty file where missing */
 
 typedef struct {
     int32_t op;
@@ -84,7 +101,8 @@ pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int 
 pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count,
                        const char *const *stale_bases, int base_count);
 
-/* SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to policyc go to `pid`. */
+/* SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to policyc go to `pid` (0: not yet cloned; they
+ * are held until the setup finishes). */
 void pc_forward_signals(pid_t pid);
 
 /* A new pseudo-terminal: *master (close-on-exec) and *slave, sized like fd `like` when that is
@@ -109,6 +127,24 @@ typedef struct {
     int32_t nr;
     uint64_t args[6];
 } pc_notification;
+
+/* A SIGINT/SIGTERM/SIGHUP/SIGQUIT that came during the setup is forwarded now, once the
+ * workload runs; from now on they are forwarded as they come. */
+void pc_setup_finished(void);
+
+/* Reads one pc_launch_error from `fd` within `timeout_ms` (cut to a second's grace once a
+ * signal is pending): 1 read, 0 EOF, -ETIMEDOUT, -EINTR (a signal ended the wait), -errno. */
+int pc_read_launch_error(int fd, pc_launch_error *e, int timeout_ms);
+
+/* A sealed memfd (no write, grow, shrink or further seals) holding `len` bytes of `data`, named
+ * `name`; close-on-exec. Returns the descriptor or -errno. */
+int pc_sealed_memfd(const char *name, const void *data, size_t len);
+
+/* prctl(PR_SET_DUMPABLE, 0) for the calling process. */
+int pc_not_dumpable(void);
+
+/* getrandom(2), retried on EINTR until `len` bytes are filled; 0 or -errno. */
+int pc_random(void *buf, size_t len);
 
 /* pidfd_open(pid): a descriptor of the process, readable once it has exited; or -errno. */
 int pc_pidfd_open(pid_t pid);
