@@ -115,6 +115,9 @@ public struct LaunchPlanner {
     }
 
     public func plan() throws(PlanError) -> [LaunchStep] {
+        if let program = BPFProgram(bytes: profile.seccompFilter), let verdict = CompiledFilter.execveDenial(program) {
+            throw PlanError(message: "the policy's seccomp filter answers execve with \(verdict): the command could not start (allow execve, or extend a policy that does: extends: [default])")
+        }
         // Nothing policyc holds (its memory, descriptors the caller left open, its terminal)
         // is for the container: not dumpable during setup, descriptors past the kept ones
         // closed at exec, and a session of its own.

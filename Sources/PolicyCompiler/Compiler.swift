@@ -20,10 +20,30 @@ public struct CompiledFilter: Sendable {
         guard let ir = Lowering(policy: policy, diagnostics: diagnostics).lower(), !diagnostics.hasErrors else { return nil }
         do {
             let program = try SeccompCodegen(ir).generate()
+            // A filter on its own may deny execve (a sandbox for a running process); `run`
+            // refuses it, and compile says so.
+            if let verdict = execveDenial(program) {
+                diagnostics.warning(policy.seccomp.defaultAction?.location ?? SourceLocation(file: policy.file, line: 1, column: 1),
+                                    "the seccomp filter answers execve with \(verdict): no container can start under it (policyc run refuses it); allow execve, or extend a policy that does (extends: [default])")
+            }
             return CompiledFilter(policy: policy, ir: ir, program: program, capabilities: capabilities)
         } catch {
             diagnostics.error(policy.seccomp.defaultAction?.location ?? SourceLocation(file: policy.file, line: 1, column: 1), error.description)
             return nil
+        }
+    }
+
+    /// The verdict of a filter that denies execve on the native architecture whatever its
+    /// arguments (a policy without a seccomp section, say), or nil.
+    public static func execveDenial(_ program: BPFProgram) -> Action? {
+        guard let nr = SyscallTable.forArch(.native).number(of: "execve") else { return nil }
+        let verdicts = [UInt64(0), ~0].map { value in
+            (try? BPFInterpreter(program).run(auditArch: Arch.native.auditArch, nr: nr, args: Array(repeating: value, count: 6)))?.action
+        }
+        guard let first = verdicts[0], verdicts.allSatisfy({ $0 == first }) else { return nil }
+        switch first {
+        case .allow, .log, .notify, .trace: return nil
+        default: return first
         }
     }
 

@@ -106,10 +106,19 @@ public struct CapabilitySpec: Sendable {
 
     public init() {}
 
+    /// The child's `drop` and `add` apply after the parent's, so a child's `drop: [ALL]`
+    /// leaves only what the child itself adds: (base − pd ∪ pa) − cd ∪ ca, written as one
+    /// drop (pd ∪ cd) and one add ((pa − cd) ∪ ca).
     public func overlaid(by other: CapabilitySpec) -> CapabilitySpec {
         var merged = self
-        merged.drop = other.drop ?? drop
-        merged.add = other.add ?? add
+        if other.drop != nil || other.add != nil {
+            let childDrops = other.drop ?? []
+            let dropsAll = childDrops.contains { $0.value.uppercased() == "ALL" }
+            let dropped = Set(childDrops.compactMap { Capabilities.canonical($0.value) })
+            let keptAdds = dropsAll ? [] : (add ?? []).filter { Capabilities.canonical($0.value).map { !dropped.contains($0) } ?? true }
+            merged.drop = (drop ?? []) + childDrops
+            merged.add = keptAdds + (other.add ?? [])
+        }
         merged.bounding = other.bounding ?? bounding
         merged.effective = other.effective ?? effective
         merged.permitted = other.permitted ?? permitted

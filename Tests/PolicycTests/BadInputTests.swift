@@ -68,6 +68,8 @@ import Testing
         Case(name: "profile with bad action", text: "{\"defaultAction\": \"SCMP_ACT_ALLOWW\", \"syscalls\": []}\n", fragment: "did you mean 'SCMP_ACT_ALLOW'", at: "1:19", ext: "json"),
         Case(name: "profile with JSON syntax error", text: "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"syscalls\": [\n", fragment: "invalid YAML", at: nil, ext: "json"),
         Case(name: "profile with unknown field", text: "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"sycalls\": []}\n", fragment: "did you mean 'syscalls'", at: "1:37", ext: "json"),
+        Case(name: "negative rlimit", text: head + "container:\n  rlimits: {nofile: -5}\n", fragment: "rlimit nofile must be 0 or more", at: "4:21"),
+        Case(name: "too few CPUs", text: head + "container:\n  resources: {cpus: 0.0000001}\n", fragment: "cpus must be a number of CPUs from 0.01", at: "4:21"),
         Case(name: "bad memory size", text: head + "container:\n  resources: {memory: lots}\n", fragment: "memory must be a size", at: "4:23"),
         Case(name: "relative filesystem path", text: head + "filesystem:\n  read: [usr]\n", fragment: "must be absolute", at: "4:10"),
         Case(name: "unknown address family", text: head + "network:\n  families: [inet7]\n", fragment: "did you mean 'inet6'", at: "4:14"),

@@ -45,6 +45,20 @@ import Testing
         #expect(try verdict(filter, "getuid()") == .errno(13))     // loud's defaultAction wins over base's
     }
 
+    /// A child's drop and add apply after its parents': `drop: [ALL]` leaves only the child's
+    /// own adds (batch keeps none of default's), a named drop removes a parent's add.
+    @Test func childCapabilityDropWinsOverParents() throws {
+        let batch = try #require(compile(path: Paths.policies + "/batch.yaml").0)
+        #expect(batch.capabilities.bounding == 0 && batch.capabilities.effective == 0 && batch.capabilities.permitted == 0)
+        let (named, bag) = compile(text: "policyc: v1\nname: c\nextends: [default]\ncapabilities:\n  drop: [NET_RAW, CAP_MKNOD]\n  add: [SYS_NICE]\n")
+        let caps = try #require(named, "\(bag.errors)").capabilities
+        let def = try #require(compile(path: Paths.policies + "/default.yaml").0).capabilities
+        let netRaw: UInt64 = 1 << 13, mknod: UInt64 = 1 << 27, sysNice: UInt64 = 1 << 23
+        #expect(caps.bounding == (def.bounding & ~(netRaw | mknod)) | sysNice)
+        let (onlyAll, _) = compile(text: "policyc: v1\nname: c\nextends: [default]\ncapabilities:\n  drop: [ALL]\n  add: [CHOWN]\n")
+        #expect(try #require(onlyAll).capabilities.bounding == 1)
+    }
+
     @Test func includeDirectoriesShadowShippedPolicies() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

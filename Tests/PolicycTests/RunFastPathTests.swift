@@ -90,6 +90,27 @@ import Testing
         #expect(cache.lookup(key: key) == nil)
     }
 
+    /// A damaged entry (any byte flipped, or cut short) is a miss, never a profile.
+    @Test func corruptedCacheEntryIsNotUsed() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cache = ProfileCache(directory: dir)
+        let entry = ProfileCache.Entry(profile: try Self.webserverProfile(), warnings: "")
+        cache.store(key: "k", inputs: [], entry: entry)
+        let path = cache.path(for: "k")
+        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(cache.lookup(key: "k") == entry)
+        // Every 97th byte, so that the key, the filter and the digest are all hit.
+        for offset in stride(from: 0, to: good.count, by: 97) {
+            var bad = good
+            bad[offset] ^= 0x10
+            try Data(bad).write(to: URL(fileURLWithPath: path))
+            #expect(cache.lookup(key: "k") == nil, "byte \(offset) flipped and still used")
+        }
+        try Data(good.dropLast(3)).write(to: URL(fileURLWithPath: path))
+        #expect(cache.lookup(key: "k") == nil)
+    }
+
     /// The cache keeps at most its limit of entries, dropping the least recently written.
     @Test func cacheEvictsTheOldestEntries() throws {
         let dir = try temporaryDirectory()

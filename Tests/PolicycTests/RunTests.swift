@@ -88,6 +88,16 @@ import Testing
         #expect(ContainerCgroup(name: "x", limits: ContainerSpec(), layout: .v1).directories == ["/sys/fs/cgroup/devices/x"])
     }
 
+    /// A filter that denies execve compiles (with a warning): a container never starts under
+    /// it, and `run` refuses it before any clone.
+    @Test func filterDenyingExecveIsFlagged() throws {
+        let (compiled, bag) = compile(text: "policyc: v1\nname: nothing\n")
+        #expect(compiled != nil)
+        #expect(bag.items.contains { $0.message.contains("answers execve with errno(EPERM)") })
+        let profile = RunProfile(try #require(compiled))
+        #expect(throws: PlanError.self) { try LaunchPlanner(profile: profile, options: RunOptions(command: ["true"]), host: RunTests.fakeHost).plan() }
+    }
+
     @Test func missingLandlockOrLSMFailsClosed() throws {
         var host = Self.fakeHost
         host.landlockABI = 2
@@ -98,7 +108,7 @@ import Testing
         // Landlock below the minimum ABI but required: false: runs with what there is.
         let steps = try degraded.plan()
         #expect(steps.contains(LaunchStep.landlockRestrict))
-        let strictText = "policyc: v1\nname: s\nfilesystem: {read: [/usr]}\nlandlock: {minimumAbi: 4}\n"
+        let strictText = "policyc: v1\nname: s\nextends: [default]\nfilesystem: {read: [/usr]}\nlandlock: {minimumAbi: 4}\n"
         let strict = try #require(compile(text: strictText).0)
         #expect(throws: PlanError.self) { try LaunchPlanner(filter: strict, options: RunOptions(command: ["env"]), host: host).plan() }
     }
