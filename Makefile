@@ -1,6 +1,6 @@
 # policyc: `make demo` compiles the shipped default policy; `make test` runs every test.
 SWIFT ?= swift
-APT_PACKAGES = libseccomp-dev pkg-config runc busybox-static bubblewrap apparmor secilc semodule-utils setools selinux-policy-default
+APT_PACKAGES = libseccomp-dev pkg-config gcc runc busybox-static bubblewrap apparmor secilc semodule-utils setools selinux-policy-default
 RELEASE = bin/policyc
 # One static executable: no dynamic loading or relocation at start, which is most of what a
 # launch costs once the policy is compiled (Debian's runc is a non-PIE executable too).

@@ -127,6 +127,9 @@ public struct LaunchPlanner {
         // refuses to its unprivileged user: that child stays dumpable (to its own user only)
         // until its exec.
         var steps: [LaunchStep] = usesUserNamespace ? [.awaitParent] : []
+        // Run by root, the child's own ids (the host's 0) are outside the container's map:
+        // it takes the namespace's root (the mapped range's first id) before it makes a file.
+        if usesUserNamespace && !host.rootless { steps += [.setgid(0), .setuid(0)] }
         if !(host.rootless && options.audit) { steps.append(.dumpable(false)) }
         steps += [.closeInheritedDescriptors(from: 3 + options.preserveDescriptors)]
         steps.append(options.terminalFD.map { .terminal(fd: $0) } ?? .newSession)

@@ -58,11 +58,34 @@ public struct OCIFragmentEmitter {
         if let cpus = container.cpus {
             resources.append(("cpu", .object([("quota", .number(UInt64((cpus * 100_000).rounded()))), ("period", .number(100_000))])))
         }
-        if !resources.isEmpty { fields.append(("resources", .object(resources))) }
+        resources.append(("devices", .array(Self.deviceCgroupRules(container))))
+        fields.append(("resources", .object(resources)))
+        if let devices = container.devices, !devices.isEmpty { fields.append(("devices", .array(devices.map(Self.deviceNode)))) }
         fields.append(("namespaces", .array(Self.defaultNamespaces(filter.policy).compactMap { name in
             Self.namespaceTypes[name].map { JSONValue.object([("type", .string($0))]) }
         })))
         return fields
+    }
+
+    /// runc's own rules spelt out (deny all, then the usual nodes and the policy's), so that
+    /// any runtime reading the fragment enforces what `policyc run` does.
+    static func deviceCgroupRules(_ container: ContainerSpec) -> [JSONValue] {
+        [.object([("allow", .bool(false)), ("access", .string("rwm"))])] + DeviceRules.allowed(container).map { rule in
+            var fields: [(String, JSONValue)] = [("allow", .bool(true)), ("type", .string(rule.type))]
+            if let major = rule.major { fields.append(("major", .number(UInt64(major)))) }
+            if let minor = rule.minor { fields.append(("minor", .number(UInt64(minor)))) }
+            fields.append(("access", .string(rule.access)))
+            return .object(fields)
+        }
+    }
+
+    static func deviceNode(_ device: DeviceSpec) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("path", .string(device.path)), ("type", .string(device.type)),
+                                             ("major", .number(UInt64(device.major))), ("minor", .number(UInt64(device.minor))),
+                                             ("fileMode", .number(UInt64(device.fileMode)))]
+        if let uid = device.uid { fields.append(("uid", .number(UInt64(uid)))) }
+        if let gid = device.gid { fields.append(("gid", .number(UInt64(gid)))) }
+        return .object(fields)
     }
 
     public func object() throws(SeccompJSONEmitter.EmitError) -> JSONValue {

@@ -153,8 +153,25 @@ import Yams
         #expect((process["rlimits"] as? [[String: Any]])?.first?["type"] as? String == "RLIMIT_NOFILE")
         let linux = try #require(object["linux"] as? [String: Any])
         for key in ["seccomp", "maskedPaths", "readonlyPaths", "resources", "namespaces"] { #expect(linux[key] != nil, "\(key)") }
-        let resources = try #require(linux["resources"] as? [String: [String: Any]])
-        #expect(resources["memory"]?["limit"] as? Int == 256 << 20 && resources["pids"]?["limit"] as? Int == 256)
-        #expect(resources["cpu"]?["quota"] as? Int == 100_000)
+        let resources = try #require(linux["resources"] as? [String: Any])
+        let memory = resources["memory"] as? [String: Any], pids = resources["pids"] as? [String: Any], cpu = resources["cpu"] as? [String: Any]
+        #expect(memory?["limit"] as? Int == 256 << 20 && pids?["limit"] as? Int == 256)
+        #expect(cpu?["quota"] as? Int == 100_000)
+        // runc's device rules, spelt out: deny all first, then the usual character devices.
+        let devices = try #require(resources["devices"] as? [[String: Any]])
+        #expect(devices.first?["allow"] as? Bool == false && devices.first?["access"] as? String == "rwm" && devices.first?["type"] == nil)
+        #expect(devices.contains { $0["allow"] as? Bool == true && $0["type"] as? String == "c" && $0["major"] as? Int == 1 && $0["minor"] as? Int == 3 })
+        #expect(!devices.contains { $0["type"] as? String == "b" }, "no block device")
+    }
+
+    /// container.devices: the node (linux.devices) and its access rule, as runc reads them.
+    @Test func ociFragmentCarriesThePolicysDevices() throws {
+        let (compiled, bag) = compile(text: "policyc: v1\nname: d\nextends: [default]\ncontainer:\n  devices: [{path: /dev/fuse, type: c, major: 10, minor: 229, access: rw, fileMode: 0o600, uid: 0, gid: 0}]\n")
+        let text = try OCIFragmentEmitter(try #require(compiled, "\(bag.errors)")).object().render()
+        let linux = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["linux"] as? [String: Any])
+        let nodes = try #require(linux["devices"] as? [[String: Any]])
+        #expect(nodes.count == 1 && nodes[0]["path"] as? String == "/dev/fuse" && nodes[0]["major"] as? Int == 10 && nodes[0]["fileMode"] as? Int == 0o600)
+        let rules = try #require((linux["resources"] as? [String: Any])?["devices"] as? [[String: Any]])
+        #expect(rules.last.map { $0["major"] as? Int == 10 && $0["minor"] as? Int == 229 && $0["access"] as? String == "rw" } == true)
     }
 }

@@ -194,20 +194,24 @@ import Testing
         try policyFile(Self.limited, named: "limited.yaml")
     }
 
-    func leftoverCgroups() -> [String] {
-        ["memory", "pids", "cpu", "devices", ""].flatMap { controller -> [String] in
-            let base = "/sys/fs/cgroup/" + controller
-            return ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).filter { $0.hasPrefix("policyc-") }.map { base + "/" + $0 }
-        }
+    /// A container name of this test's own (`--name`), so that other suites' containers
+    /// running meanwhile do not count.
+    func testName() -> String { "test-" + UUID().uuidString.prefix(8).lowercased() }
+
+    /// The cgroup directories of container `name` that still exist.
+    func leftoverCgroups(_ name: String) -> [String] {
+        ["memory", "pids", "cpu", "devices", "unified", ""].map { "/sys/fs/cgroup/\($0)/policyc-\(name)" }
+            .filter { FileManager.default.fileExists(atPath: $0) }
     }
 
     @Test func memoryLimitEndsInAnOOMKill() throws {
         let (dir, policy) = try limitedPolicy()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (status, _, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"])
+        let name = testName()
+        let (status, _, err) = try runContainer(["run", "--name", name, "--policy", policy, "--", "/bin/sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"])
         #expect(status == 137, "\(err)")
         #expect(err.contains("OOM killer"), "\(err)")
-        #expect(leftoverCgroups().isEmpty)
+        #expect(leftoverCgroups(name).isEmpty)
     }
 
     /// The child joins its cgroup, then gets a cgroup namespace rooted there: inside, its cgroup
@@ -215,16 +219,17 @@ import Testing
     @Test func containerSeesItsOwnCgroupAsRoot() throws {
         let (dir, policy) = try limitedPolicy()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        let name = testName()
         let limits = "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max"
         let script = "cat /proc/self/cgroup; \(limits); echo x > /sys/fs/cgroup/pids/pids.max || echo read-only"
-        let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", script])
+        let (status, out, err) = try runContainer(["run", "--name", name, "--policy", policy, "--", "/bin/sh", "-c", script])
         #expect(status == 0, "\(err)")
         #expect(out.contains("\n24\n33554432\n") && out.hasSuffix("read-only\n"), "the limits at /sys/fs/cgroup:\n\(out)\(err)")
         let lines = out.split(separator: "\n")
         let controllers = lines.filter { $0.contains(":memory:") || $0.contains(":pids:") || $0.hasPrefix("0::") }
         #expect(!controllers.isEmpty && controllers.allSatisfy { $0.hasSuffix(":/") }, "\(out)")
         #expect(!out.contains("policyc-"), "the host's cgroup path shows inside:\n\(out)")
-        #expect(leftoverCgroups().isEmpty)
+        #expect(leftoverCgroups(name).isEmpty)
     }
 
     /// `time` in container.namespaces: a new time namespace (clone3), not the host's.
@@ -240,10 +245,11 @@ import Testing
     @Test func pidsLimitStopsAForkBomb() throws {
         let (dir, policy) = try limitedPolicy()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", "n=0; for i in $(seq 1 100); do sleep 1 & n=$((n+1)); done; echo started=$n"])
+        let name = testName()
+        let (status, out, err) = try runContainer(["run", "--name", name, "--policy", policy, "--", "/bin/sh", "-c", "n=0; for i in $(seq 1 100); do sleep 1 & n=$((n+1)); done; echo started=$n"])
         #expect(status != 0 || !out.contains("started=100"), "\(out) \(err)")
         #expect(err.contains("fork"), "\(err)")
-        #expect(leftoverCgroups().isEmpty)
+        #expect(leftoverCgroups(name).isEmpty)
     }
 
     @Test func landlockDeniesWritesOutsideWritePaths() throws {
@@ -257,24 +263,24 @@ import Testing
     @Test func nothingIsLeftAfterPolicycIsKilled() throws {
         let (dir, policy) = try limitedPolicy()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let marker = "policyc-kill-\(getpid())"
+        let marker = "policyc-kill-\(getpid())", name = testName()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Paths.binary)
-        process.arguments = ["run", "--policy", policy, "--", "/bin/sh", "-c", "echo ready; exec sleep 30 \(marker)"]
+        process.arguments = ["run", "--name", name, "--policy", policy, "--", "/bin/sh", "-c", "echo ready; exec sleep 30 \(marker)"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         try process.run()
         _ = pipe.fileHandleForReading.availableData
-        #expect(!leftoverCgroups().isEmpty)
+        #expect(!leftoverCgroups(name).isEmpty)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         var clean = false
         for _ in 0..<100 where !clean {
-            clean = leftoverCgroups().isEmpty
+            clean = leftoverCgroups(name).isEmpty
             if !clean { usleep(50_000) }
         }
-        #expect(clean, "\(leftoverCgroups())")
+        #expect(clean, "\(leftoverCgroups(name))")
         let (_, ps) = try runTool("/bin/ps", ["-eo", "args"])
         #expect(!ps.contains(marker), "\(ps)")
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)

@@ -52,6 +52,7 @@ __asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl start\n");
 #define EINTR 4
 #define EAGAIN 11
 #define PR_SET_DUMPABLE 4
+#define PR_SET_NAME 15
 
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH };
 
@@ -84,6 +85,9 @@ static int reap(long command, int *status) {
 
 __attribute__((used)) _Noreturn void start(long *stack) {
     sys(NR_prctl, PR_SET_DUMPABLE, 0, 0, 0);
+    /* Exec'd from a descriptor, its comm would be the descriptor's number: ps shows its name. */
+    static const char name[] = "policyc-init";
+    sys(NR_prctl, PR_SET_NAME, (long)name, 0, 0);
     long argc = stack[0];
     char **argv = (char **)(stack + 1);
     long command = argc == 2 ? parse_pid(argv[1]) : -1;

@@ -1,0 +1,292 @@
+import Foundation
+import Launcher
+import Testing
+
+/// `policyc run` attacked as the CVEs of runc and crun attacked their containers (CI runs as
+/// root). Each test fails on a policyc that lets the attack through.
+@Suite(.serialized) struct EscapeTests {
+    /// A busybox rootfs in a fresh directory, shaped by `prepare` (the caller removes it).
+    func rootfs(_ prepare: (String) throws -> Void = { _ in }) throws -> String {
+        let dir = try temporaryDirectory()
+        try makeBusyboxRootfs(dir + "/rootfs")
+        try prepare(dir + "/rootfs")
+        return dir
+    }
+
+    func policy(_ body: String, in dir: String) throws -> String {
+        let path = dir + "/attack.yaml"
+        try Data("policyc: v1\nname: attack\nextends: [default]\n\(body)".utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func mknod(_ path: String, _ type: String, _ major: Int, _ minor: Int) throws {
+        let (status, out) = try runTool("/usr/bin/mknod", ["-m", "666", path, type, "\(major)", "\(minor)"])
+        #expect(status == 0, "\(out)")
+    }
+
+    /// A shell command line run by /bin/sh, so that descriptors past 2 can be handed down.
+    func shell(_ line: String) throws -> (Int32, String, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", line]
+        process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
+        return try runCapturing(process)
+    }
+
+    func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    // MARK: 1. devices
+
+    /// mknod of a block device (a host loop device) is refused by the device cgroup, and a
+    /// 0666 block or kmsg node shipped in the image opens nothing (the rootfs is nodev).
+    @Test(arguments: ["default", "strict"])
+    func deviceNodesReachNoHostDevice(_ name: String) throws {
+        let dir = try rootfs { r in
+            try mknod(r + "/blk", "b", 7, 0)
+            try mknod(r + "/kmsg", "c", 1, 11)
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["run", "--policy", Paths.policies + "/\(name).yaml", "--lsm-optional", "--rootfs", dir + "/rootfs", "--"]
+        for node in ["/blk", "/kmsg"] {
+            let (status, _, err) = try runPolicyc(base + ["/bin/busybox", "dd", "if=\(node)", "of=/dev/null", "bs=512", "count=1"])
+            #expect(status != 0 && err.contains("Permission denied"), "\(name): \(node) opened: \(err)")
+        }
+        guard name == "default" else { return }
+        let script = "busybox mknod /b b 7 0; echo mknod=$?; busybox mknod /dev/n c 1 3 && echo x > /dev/n; echo n=$?; echo x > /dev/null; echo null=$?"
+        let (_, out, err) = try runPolicyc(base + ["/bin/sh", "-c", script])
+        #expect(out.contains("mknod=1") && err.contains("Operation not permitted"), "\(out)\(err)")
+        #expect(out.contains("n=1") && err.contains("can't create /dev/n: Permission denied") && out.contains("null=0"), "\(out)\(err)")
+    }
+
+    /// A device the policy names exists with exactly the access it grants (fuse opened for
+    /// reading, not for writing); the host's others (kvm, kmsg) are absent.
+    @Test func containerDevicesGrantWhatTheyName() throws {
+        let dir = try rootfs()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("container:\n  devices: [{path: /dev/fuse, type: c, major: 10, minor: 229, access: r, fileMode: 0o644}]\n", in: dir)
+        let script = "busybox true < /dev/fuse; echo read=$?; busybox true > /dev/fuse; echo write=$?; busybox ls /dev/kvm /dev/kmsg; echo absent=$?"
+        let (status, out, err) = try runPolicyc(["run", "--policy", path, "--rootfs", dir + "/rootfs", "--", "/bin/sh", "-c", script])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("read=0") && out.contains("write=1") && err.contains("can't create /dev/fuse: Operation not permitted") && out.contains("absent=1"), "\(out)\(err)")
+    }
+
+    // MARK: 2. descriptors (CVE-2024-21626)
+
+    @Test func leakedDescriptorDoesNotReachTheContainer() throws {
+        let dir = try rootfs()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inside = "cd /proc/self/fd/7 && busybox touch escaped; busybox ls /proc/self/fd | busybox tr '\\n' ' '; pwd"
+        let (_, out, err) = try shell("exec \(Paths.binary) run --rootfs \(dir)/rootfs -- /bin/sh -c \(quoted(inside)) 7<\(dir)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/escaped"), "wrote through the inherited descriptor")
+        #expect(out == "0 1 2 3 /\n", "\(out)\(err)")
+        // --preserve-fds N keeps 3 … 2+N, as runc's does, and nothing past them.
+        let kept = "busybox cat <&3; busybox ls /proc/self/fd/4 2>&1"
+        let (_, out2, err2) = try shell("exec \(Paths.binary) run --preserve-fds 1 --rootfs \(dir)/rootfs -- /bin/sh -c \(quoted(kept)) 3</etc/hostname 4<\(dir)")
+        let hostname = try String(contentsOfFile: "/etc/hostname", encoding: .utf8)
+        #expect(out2.hasPrefix(hostname) && out2.contains("No such file"), "\(out2)\(err2)")
+    }
+
+    // MARK: 3. terminal
+
+    /// TIOCSTI into the caller's terminal: without a session of its own the container typed a
+    /// command that the caller's shell read after policyc ended.
+    @Test func containerCannotTypeIntoTheCallersTerminal() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inject = #"for (split //, "echo INJECTED\n") { ioctl(STDIN, 0x5412, $_) or do { print "sti: $!\n"; last } }"#
+        let script = """
+            \(Paths.binary) run -- /usr/bin/perl -e \(quoted(inject)); cut -d' ' -f7 /proc/self/stat
+            read -t 1 line; echo "got=$line"
+            """
+        try Data(script.utf8).write(to: URL(fileURLWithPath: dir + "/sti.sh"))
+        let (_, out) = try runTool("/usr/bin/script", ["-qec", "bash \(dir)/sti.sh", "/dev/null"])
+        #expect(out.contains("sti: Operation not permitted") && out.contains("got=\r") && !out.contains("got=echo"), "\(out)")
+        // The control: the same ioctl from outside a container reaches the terminal.
+        try Data(script.replacingOccurrences(of: "\(Paths.binary) run -- ", with: "").utf8).write(to: URL(fileURLWithPath: dir + "/sti.sh"))
+        let (_, control) = try runTool("/usr/bin/script", ["-qec", "bash \(dir)/sti.sh", "/dev/null"])
+        // (The ioctl succeeds; whether the shell's read wins the race with script's EOF varies.)
+        #expect(control.contains("INJECTED") && !control.contains("sti:"), "\(control)")
+    }
+
+    // MARK: 4. read-only at every depth
+
+    /// Without a net namespace /sys is the host's: its cgroup tree stays read-only, so the
+    /// container neither raises its own limit nor moves itself to the root cgroup.
+    @Test func hostCgroupTreeIsReadOnlyWithoutANetNamespace() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("container:\n  namespaces: [pid, mount, uts, ipc]\n  resources: {pids: 50}\n", in: dir)
+        let script = """
+            c=$(grep :pids: /proc/self/cgroup | cut -d: -f3); echo 1000 > /sys/fs/cgroup/pids$c/pids.max; echo raise=$?
+            echo $$ > /sys/fs/cgroup/memory/cgroup.procs; echo move=$?; cat /sys/fs/cgroup/pids$c/pids.max
+            grep ' /sys' /proc/self/mountinfo | grep -vc ' ro,'; echo end
+            """
+        let (status, out, err) = try runPolicyc(["run", "--policy", path, "--", "/bin/sh", "-c", script], cwd: "/tmp")
+        #expect(status == 0, "\(err)")
+        #expect(out == "raise=2\nmove=2\n50\n0\nend\n", "\(out)\(err)")
+    }
+
+    // MARK: 6. mount targets
+
+    struct MountCase: CustomStringConvertible, Sendable {
+        var description: String
+        var link: (at: String, to: String)?
+        var mount: String
+    }
+
+    static let mountCases: [MountCase] = [
+        MountCase(description: "symlinked directory", link: ("data", "HOST"), mount: "{type: tmpfs, destination: /data/sub}"),
+        MountCase(description: "symlinked file", link: ("etc/resolv.conf", "HOST/file"), mount: "{type: bind, source: /etc/hostname, destination: /etc/resolv.conf}"),
+        MountCase(description: "dot-dot destination", link: nil, mount: "{type: tmpfs, destination: /../../../HOST/up}"),
+    ]
+
+    /// What a target names is looked up inside the rootfs: the host directory the image's
+    /// links (or `..`) point at is never touched, whether the mount then fails or lands inside.
+    @Test(arguments: mountCases)
+    func mountTargetsStayInTheRootfs(_ c: MountCase) throws {
+        let host = try temporaryDirectory()
+        let dir = try rootfs { r in
+            try FileManager.default.createDirectory(atPath: r + "/etc", withIntermediateDirectories: true)
+            if let link = c.link { try FileManager.default.createSymbolicLink(atPath: r + "/" + link.at, withDestinationPath: link.to.replacingOccurrences(of: "HOST", with: host)) }
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: host) }
+        let path = try policy("container:\n  mounts: [\(c.mount.replacingOccurrences(of: "HOST", with: String(host.dropFirst())))]\n", in: dir)
+        let (status, _, err) = try runPolicyc(["run", "--policy", path, "--rootfs", dir + "/rootfs", "--", "/bin/busybox", "true"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: host).isEmpty, "made on the host: \(err)")
+        #expect(status == 0 || err.contains("container setup failed at step 'mount"), "\(err)")
+    }
+
+    /// A bind over a link to a FIFO neither hangs the setup nor opens the FIFO.
+    @Test func mountOverAFIFODoesNotHang() throws {
+        let dir = try rootfs { r in
+            #expect(mkfifo(r + "/pipe", 0o600) == 0)
+            try FileManager.default.createSymbolicLink(atPath: r + "/fifo", withDestinationPath: "/pipe")
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("container:\n  mounts: [{type: bind, source: /etc/hostname, destination: /fifo, options: [ro]}]\n", in: dir)
+        let (status, out, err) = try runPolicyc(["run", "--policy", path, "--rootfs", dir + "/rootfs", "--", "/bin/busybox", "cat", "/pipe"])
+        let hostname = try String(contentsOfFile: "/etc/hostname", encoding: .utf8)
+        #expect(status == 0 && out == hostname, "\(out)\(err)")
+    }
+
+    // MARK: 7. Landlock
+
+    /// `lib -> /` in the image would turn a rule on /lib into one on /: refused, with a hint.
+    @Test func landlockRuleOnASymlinkIsRefused() throws {
+        let dir = try rootfs { r in
+            try FileManager.default.createSymbolicLink(atPath: r + "/lib", withDestinationPath: "/")
+            try FileManager.default.createDirectory(atPath: r + "/secret", withIntermediateDirectories: true)
+            try Data("KEY\n".utf8).write(to: URL(fileURLWithPath: r + "/secret/key"))
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("filesystem:\n  read: [/lib]\n  exec: [/bin]\n", in: dir)
+        let (status, out, err) = try runPolicyc(["run", "--policy", path, "--rootfs", dir + "/rootfs", "--", "/bin/busybox", "cat", "/secret/key"])
+        #expect(status == 1 && !out.contains("KEY"), "\(out)")
+        #expect(err.contains("landlock rule for /lib") && err.contains("symbolic link"), "\(err)")
+    }
+
+    // MARK: 8. cgroups
+
+    /// Two policyc, each pid 1 of its own pid namespace (the old name policyc-PID was the
+    /// same for both): each container keeps its own cgroup and limit.
+    @Test func cgroupsOfPolicycInSeparatePidNamespacesAreDistinct() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try policy("container:\n  resources: {pids: 32}\n", in: dir)
+        let second = dir + "/second.yaml"
+        try Data("policyc: v1\nname: second\nextends: [default]\ncontainer:\n  resources: {pids: 64}\n".utf8).write(to: URL(fileURLWithPath: second))
+        let line = "unshare -pf \(Paths.binary) run --policy \(first) -- /bin/sh -c 'cat /sys/fs/cgroup/pids/pids.max; sleep 1; cat /sys/fs/cgroup/pids/pids.max' & sleep 0.3; "
+            + "unshare -pf \(Paths.binary) run --policy \(second) -- /bin/cat /sys/fs/cgroup/pids/pids.max; wait"
+        let (status, out, err) = try shell(line)
+        #expect(status == 0, "\(err)")
+        #expect(out == "32\n64\n32\n", "\(out)\(err)")
+    }
+
+    /// A setsid'd background process of a container without limits or pid namespace dies
+    /// with the container when policyc is killed: every container has a cgroup.
+    @Test func orphanDiesWhenPolicycIsKilled() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("container:\n  namespaces: [mount, uts, ipc, net]\n", in: dir)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.binary)
+        // Without a pid namespace the orphan's pid is the host's.
+        process.arguments = ["run", "--policy", path, "--", "/bin/sh", "-c", "setsid sh -c 'echo orphan=$$; exec sleep 31' & sleep 0.2; echo ready; exec sleep 30"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var output = ""
+        while !output.contains("ready") {
+            let data = pipe.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            output += String(decoding: data, as: UTF8.self)
+        }
+        let pid = try #require(output.split(separator: "\n").first { $0.hasPrefix("orphan=") }.flatMap { Int32($0.dropFirst(7)) }, "\(output)")
+        func orphanRuns() -> Bool { (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) == "sleep\n" }
+        #expect(orphanRuns(), "the background process never ran")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = !orphanRuns()
+            if !gone { usleep(50_000) }
+        }
+        #expect(gone, "the orphan outlived policyc")
+        if !gone { kill(pid, SIGKILL) }
+    }
+
+    // MARK: 9. user namespace as root
+
+    /// Root inside is an unprivileged id outside: a file it makes on the rootfs is not root's.
+    /// As with runc, the rootfs belongs to the mapped range (or container root cannot write it).
+    @Test func userNamespaceRootIsNotHostRoot() throws {
+        let mapping = IDMapping.forRoot()
+        let dir = try rootfs { r in
+            let (status, out) = try runTool("/bin/chown", ["-R", "\(mapping.uidBase):\(mapping.gidBase)", r])
+            #expect(status == 0, "\(out)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("container:\n  namespaces: [user, pid, mount, uts, ipc, net, cgroup]\n", in: dir)
+        let (status, out, err) = try runPolicyc(["run", "--policy", path, "--rootfs", dir + "/rootfs", "--", "/bin/sh", "-c", "busybox cat /proc/self/uid_map; busybox id -u; busybox touch /made"])
+        #expect(status == 0, "\(err)")
+        let fields = out.split(whereSeparator: \.isWhitespace)
+        #expect(fields.count == 4 && fields[0] == "0" && (UInt32(fields[1]) ?? 0) >= 65536 && fields[3] == "0", "\(out)")
+        let owner = try FileManager.default.attributesOfItem(atPath: dir + "/rootfs/made")[.ownerAccountID] as? Int
+        #expect(owner.map { $0 >= 65536 } == true && owner.map(String.init) == fields.dropFirst().first.map(String.init), "owned by \(owner ?? -1)")
+    }
+
+    // MARK: 5. policyc's memory, environment and executable
+
+    /// With --init or without, with a pid namespace or without, nothing in the container reads
+    /// policyc's (or its init's) environment or memory, or writes policyc's executable.
+    @Test(arguments: [(true, true), (true, false), (false, false), (false, true)])
+    func policycIsOutOfReach(initProcess: Bool, pidNamespace: Bool) throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy(pidNamespace ? "" : "container:\n  namespaces: [mount, uts, ipc, net]\n", in: dir)
+        let depth = (initProcess ? 1 : 0) + (pidNamespace ? 0 : 1)
+        // policyc and its init, where the container can see them: each line a count of
+        // what was read (the secret, a byte of memory, a byte of the executable), then comm.
+        let script = """
+            check() { tr '\\0' '\\n' < /proc/$1/environ 2>/dev/null | grep -c POLICYC_SECRET; dd if=/proc/$1/mem bs=1 count=1 skip=4194304 2>/dev/null | wc -c
+              head -c1 /proc/$1/exe 2>/dev/null | wc -c; cat /proc/$1/comm; }
+            p=$PPID; n=0; while [ "$p" -gt 0 ] && [ $n -lt \(depth) ]; do check $p; n=$((n+1)); [ "$p" = 1 ] && break; p=$(grep PPid /proc/$p/status | cut -f2); done
+            """
+        let args = ["run"] + (initProcess ? ["--init"] : []) + ["--policy", path, "--", "/bin/sh", "-c", script]
+        let (status, out, err) = try runPolicyc(args, cwd: "/tmp", environment: ["POLICYC_SECRET": "hunter2"])
+        #expect(status == 0, "\(err)")
+        let lines = out.split(separator: "\n")
+        let names = lines.filter { Int($0) == nil }
+        let expected: [Substring] = (initProcess ? ["policyc-init"] : []) + (pidNamespace ? [] : ["policyc"])
+        #expect(names == expected && lines.allSatisfy { Int($0) == nil || $0 == "0" }, "\(out)")
+    }
+
+    // MARK: 11, 12. host view, loopback
+
+    @Test func hostSecretsAreMaskedAndLoopbackIsUp() throws {
+        let (status, out, err) = try runPolicyc(["run", "--", "/bin/sh", "-c", "wc -c < /etc/shadow; wc -c < /etc/gshadow; cat /sys/class/net/lo/flags"], cwd: "/tmp")
+        #expect(status == 0, "\(err)")
+        #expect(out == "0\n0\n0x9\n", "\(out)")
+    }
+}
