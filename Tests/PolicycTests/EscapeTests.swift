@@ -290,3 +290,52 @@ import Testing
         #expect(out == "0\n0\n0x9\n", "\(out)")
     }
 }
+
+/// The same attacks against Debian's runc, given the bundle `policyc bundle` writes for the
+/// same policy: the comparison in Docs/run.md is measured here, not remembered.
+@Suite(.serialized) struct RuncEscapeTests {
+    /// A bundle of `policy` around a busybox rootfs shaped by `prepare`; runc runs `script`.
+    func runcRun(policy: String = Paths.policies + "/default.yaml", script: String, prepare: (String) throws -> Void = { _ in },
+                 shellPrefix: String = "", redirect: String = "") throws -> (Int32, String) {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try makeBusyboxRootfs(dir + "/rootfs")
+        for sub in ["proc", "dev", "sys", "tmp"] { try FileManager.default.createDirectory(atPath: dir + "/rootfs/" + sub, withIntermediateDirectories: true) }
+        try prepare(dir + "/rootfs")
+        let (status, _, err) = try runPolicyc(["bundle", policy, "--rootfs", "rootfs", "-o", dir, "--", "/bin/busybox", "sh", "-c", script])
+        #expect(status == 0, "\(err)")
+        let id = "policyc-escape-\(getpid())"
+        defer { _ = try? runTool("/usr/sbin/runc", ["delete", "-f", id]) }
+        return try runTool("/bin/sh", ["-c", "cd \(dir) && \(shellPrefix)/usr/sbin/runc run \(id) \(redirect)"])
+    }
+
+    @Test func runcRefusesHostDevices() throws {
+        let script = "busybox dd if=/blk of=/dev/null bs=512 count=1; echo blk=$?; busybox mknod /tmp/b b 7 0; busybox dd if=/tmp/b of=/dev/null bs=512 count=1; echo made=$?"
+        let (_, out) = try runcRun(script: script) { r in
+            let (status, out) = try runTool("/usr/bin/mknod", ["-m", "666", r + "/blk", "b", "7", "0"])
+            #expect(status == 0, "\(out)")
+        }
+        // runc lets mknod through (its rules allow "b *:* m") and refuses the open.
+        #expect(out.contains("blk=1") && out.contains("made=1") && out.contains("Operation not permitted"), "\(out)")
+    }
+
+    @Test func runcClosesInheritedDescriptors() throws {
+        let (_, out) = try runcRun(script: "cd /proc/self/fd/7 && echo ESCAPED; busybox ls /proc/self/fd | busybox tr '\\n' ' '", redirect: "7</")
+        #expect(!out.contains("ESCAPED") && out.contains("0 1 2 3 "), "\(out)")
+    }
+
+    @Test func runcGivesANewSessionWithoutTerminal() throws {
+        let (_, out) = try runcRun(script: "busybox cut -d' ' -f6,7 /proc/self/stat; busybox cat /dev/tty")
+        #expect(out.hasPrefix("1 0\n") && out.contains("No such device or address"), "\(out)")
+    }
+
+    @Test func runcKeepsTheCgroupTreeReadOnlyWithoutANetNamespace() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let policy = dir + "/nonet.yaml"
+        try Data("policyc: v1\nname: nonet\nextends: [default]\ncontainer:\n  namespaces: [pid, mount, uts, ipc]\n  resources: {pids: 50}\n".utf8).write(to: URL(fileURLWithPath: policy))
+        let script = "echo 1 > /sys/fs/cgroup/pids/pids.max; echo raise=$?; echo $$ > /sys/fs/cgroup/memory/cgroup.procs; echo move=$?; busybox grep ' /sys' /proc/self/mountinfo | busybox grep -vc ' ro,'"
+        let (_, out) = try runcRun(policy: policy, script: script)
+        #expect(out.contains("raise=1") && out.contains("move=1") && out.hasSuffix("0\n"), "\(out)")
+    }
+}
