@@ -921,3 +921,46 @@ int pc_random(void *buf, size_t len) {
     }
     return 0;
 }
+
+/* bpf(2) by hand: the uapi header's union is large and only these fields are needed. */
+struct pc_bpf_prog_load {
+    uint32_t prog_type, insn_cnt;
+    uint64_t insns, license;
+    uint32_t log_level, log_size;
+    uint64_t log_buf;
+    uint32_t kern_version, prog_flags;
+};
+struct pc_bpf_prog_attach {
+    uint32_t target_fd, attach_bpf_fd, attach_type, attach_flags;
+};
+#define PC_BPF_PROG_LOAD 5
+#define PC_BPF_PROG_ATTACH 8
+#define PC_BPF_PROG_TYPE_CGROUP_DEVICE 15
+#define PC_BPF_CGROUP_DEVICE 6
+#define PC_BPF_F_ALLOW_MULTI 2
+
+int pc_attach_device_program(int cgroup_fd, const void *insns, unsigned count, char *log, unsigned log_size) {
+    static const char license[] = "Apache-2.0";
+    struct pc_bpf_prog_load load;
+    memset(&load, 0, sizeof load);
+    load.prog_type = PC_BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insn_cnt = count;
+    load.insns = (uint64_t)(uintptr_t)insns;
+    load.license = (uint64_t)(uintptr_t)license;
+    int prog = (int)syscall(SYS_bpf, PC_BPF_PROG_LOAD, &load, sizeof load);
+    if (prog < 0) {
+        int e = errno;
+        /* Again with the verifier's log, only to say why (a full log fails with ENOSPC). */
+        if (log && log_size) {
+            load.log_level = 1; load.log_size = log_size; load.log_buf = (uint64_t)(uintptr_t)log; log[0] = 0;
+            int again = (int)syscall(SYS_bpf, PC_BPF_PROG_LOAD, &load, sizeof load);
+            if (again >= 0) close(again);
+        }
+        return -e;
+    }
+    struct pc_bpf_prog_attach attach = { (uint32_t)cgroup_fd, (uint32_t)prog, PC_BPF_CGROUP_DEVICE, PC_BPF_F_ALLOW_MULTI };
+    int r = (int)syscall(SYS_bpf, PC_BPF_PROG_ATTACH, &attach, sizeof attach);
+    int e = errno;
+    close(prog);
+    return r < 0 ? -e : 0;
+}

@@ -1,3 +1,4 @@
+import PolicyCompiler
 import PolicyModel
 import SystemLayer
 
@@ -62,7 +63,7 @@ public struct ContainerCgroup: Sendable {
         }
         // Made exclusively: a name in use is never shared (EEXIST).
         for dir in directories { try System.makeDirectory(dir, exclusive: true) }
-        if layout == .v1 { try limitDevices(container) }
+        if layout == .v1 { try limitDevices(container) } else { try filterDevices(container) }
         for (controller, file, value) in Self.settings(container, layout: layout) {
             guard let dir = directory(for: controller) else {
                 throw SystemError("cgroup controller \(controller) not mounted", 2)
@@ -78,6 +79,16 @@ public struct ContainerCgroup: Sendable {
         let (deny, allow) = Self.deviceControllerLines(container)
         try System.writeFile("\(dir)/devices.deny", deny)
         for line in allow { try System.writeFile("\(dir)/devices.allow", line) }
+    }
+
+    /// v2 has no devices controller: a device program attached to the cgroup does its work.
+    func filterDevices(_ container: ContainerSpec) throws(SystemError) {
+        guard let dir = directories.first else { return }
+        try Self.attachDeviceFilter(container, to: dir)
+    }
+
+    public static func attachDeviceFilter(_ container: ContainerSpec, to directory: String) throws(SystemError) {
+        try System.attachDeviceProgram(DeviceProgram.bytes(DeviceRules.allowed(container)), toCgroup: directory)
     }
 
     /// A fresh name: random, so that two policyc (in different pid namespaces, say) never

@@ -37,6 +37,21 @@ extension System {
         return buffer.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
+    /// Attaches a cgroup device program (eBPF bytes) to the cgroup v2 directory at `path`; a
+    /// program the verifier refuses comes back with its log.
+    public static func attachDeviceProgram(_ bytes: [UInt8], toCgroup path: String) throws(SystemError) {
+        let fd = try openDirectory(path)
+        defer { Glibc.close(fd) }
+        var log = [CChar](repeating: 0, count: 4096)
+        let r = bytes.withUnsafeBytes { insns in
+            log.withUnsafeMutableBufferPointer { pc_attach_device_program(fd, insns.baseAddress, UInt32(bytes.count / 8), $0.baseAddress, UInt32($0.count)) }
+        }
+        guard r == 0 else {
+            let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw SystemError("loading the device program for \(path)" + (verifier.isEmpty ? "" : " (\(verifier.prefix(200)))"), -r)
+        }
+    }
+
     /// A sealed, close-on-exec memfd holding `bytes` (nothing can write, grow or shrink it).
     public static func sealedMemfd(name: String, bytes: [UInt8]) throws(SystemError) -> Int32 {
         let fd = bytes.withUnsafeBytes { pc_sealed_memfd(name, $0.baseAddress, $0.count) }

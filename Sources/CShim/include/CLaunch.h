@@ -101,6 +101,11 @@ pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int 
 pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count,
                        const char *const *stale_bases, int base_count);
 
+/* Loads a BPF_PROG_TYPE_CGROUP_DEVICE program of `count` eBPF instructions and attaches it to
+ * the cgroup v2 directory `cgroup_fd` (BPF_F_ALLOW_MULTI, as runc does); the verifier's log goes
+ * to `log`. The program stays while the cgroup does. Returns 0 or -errno. */
+int pc_attach_device_program(int cgroup_fd, const void *insns, unsigned count, char *log, unsigned log_size);
+
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to policyc go to `pid` (0: not yet cloned; they
  * are held until the setup finishes). */
 void pc_forward_signals(pid_t pid);
