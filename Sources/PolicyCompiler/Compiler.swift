@@ -36,7 +36,7 @@ public struct CompiledFilter: Sendable {
     /// The verdict of a filter that denies execve on the native architecture whatever its
     /// arguments (a policy without a seccomp section, say), or nil.
     public static func execveDenial(_ program: BPFProgram) -> Action? {
-        guard let nr = SyscallTable.forArch(.native).number(of: "execve") else { return nil }
+        let nr = Arch.native.execveNumber
         let verdicts = [UInt64(0), ~0].map { value in
             (try? BPFInterpreter(program).run(auditArch: Arch.native.auditArch, nr: nr, args: Array(repeating: value, count: 6)))?.action
         }

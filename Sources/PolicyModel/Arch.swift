@@ -28,6 +28,17 @@ public enum Arch: String, CaseIterable, Sendable, Comparable, Hashable {
 
     public static let x32SyscallBit: UInt32 = 0x4000_0000
 
+    /// `execve`'s number, known without building the syscall tables: `run` checks it on every
+    /// launch, and the tables cost more to build than the rest of the plan.
+    public var execveNumber: UInt32 {
+        switch self {
+        case .x86_64: return 59
+        case .x86, .arm: return 11
+        case .x32: return Arch.x32SyscallBit | 520
+        case .aarch64, .riscv64: return 221
+        }
+    }
+
     /// The ABIs a process of this architecture can also run: the default `architectures`.
     public var compatArches: [Arch] {
         switch self {

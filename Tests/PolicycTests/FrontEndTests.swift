@@ -190,6 +190,11 @@ import Testing
         #expect(SyscallTable.tablesKernel == KernelVersion("6.18"))
     }
 
+    @Test(arguments: Arch.allCases)
+    func execveNumberWithoutTablesMatchesTheTable(arch: Arch) {
+        #expect(arch.execveNumber == SyscallTable.forArch(arch).number(of: "execve"))
+    }
+
     @Test func wellKnownNumbers() {
         #expect(SyscallTable.forArch(.x86_64).number(of: "read") == 0)
         #expect(SyscallTable.forArch(.x86).number(of: "socket") == 359)
