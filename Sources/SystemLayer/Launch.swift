@@ -119,6 +119,8 @@ extension LaunchStep {
             return "the path is a symbolic link in the container; a Landlock rule grants exactly the path the policy names, so name the directory it leads to"
         case (.mount, ELOOP), (.mount, EXDEV), (.mount, ENOTDIR):
             return "the target is resolved inside the rootfs and may not be a symbolic link leading elsewhere, a magic link or a special file"
+        case (.mount, EACCES):
+            return "a directory on the way is not searchable by the container's root, which in a user namespace is an unprivileged id of the host: make the directories above the rootfs searchable (chmod o+x) and chown the rootfs to the mapped range (Docs/run.md, User namespaces)"
         case (.mount, ENXIO), (.mount, EOPNOTSUPP):
             return "the target is neither a directory nor a regular file"
         default:

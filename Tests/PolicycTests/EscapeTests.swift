@@ -256,6 +256,18 @@ import Testing
         #expect(owner.map { $0 >= 65536 } == true && owner.map(String.init) == fields.dropFirst().first.map(String.init), "owned by \(owner ?? -1)")
     }
 
+    /// A rootfs under a directory only the host's root may enter cannot be reached by container
+    /// root in a user namespace: the launch fails closed, and says why.
+    @Test func unsearchableRootfsUnderUserNamespaceIsExplained() throws {
+        let dir = try rootfs { _ in }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("container:\n  namespaces: [user, pid, mount, uts, ipc, net]\n", in: dir)
+        #expect(chmod(dir, 0o700) == 0)
+        let (status, out, err) = try runPolicyc(["run", "--policy", path, "--rootfs", dir + "/rootfs", "--", "/bin/echo", "ran"])
+        #expect(status == 1 && out.isEmpty, "\(status) \(out)")
+        #expect(err.contains("not searchable by the container's root") && err.contains("chown the rootfs"), "\(err)")
+    }
+
     // MARK: 5. policyc's memory, environment and executable
 
     /// With --init or without, with a pid namespace or without, nothing in the container reads
