@@ -39,7 +39,7 @@ enum LaunchBench {
         try? Data("""
             policyc: v1
             name: bench
-            extends: [\(root)/../shared/corpus/seccomp/moby-default.json]
+            extends: [\(root)/Tests/Fixtures/corpus/seccomp/moby-default.json]
             container:
               namespaces: [pid, mount, uts, ipc, net]
               resources: { memory: 256Mi, pids: 128 }

@@ -7,7 +7,7 @@ import PolicyCompiler
 import PolicyModel
 
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-let corpus = ProcessInfo.processInfo.environment["POLICYC_CORPUS"] ?? root + "/../shared/corpus/seccomp"
+let corpus = ProcessInfo.processInfo.environment["POLICYC_CORPUS"] ?? root + "/Tests/Fixtures/corpus/seccomp"
 let profiles = ["moby-default.json", "containers-common.json"]
 let arches: [Arch] = [.x86_64, .x86, .x32]
 

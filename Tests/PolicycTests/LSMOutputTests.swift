@@ -17,7 +17,9 @@ import Yams
 
     /// apparmor_parser compiles without loading (the kernel here has no AppArmor).
     func parseAppArmor(_ path: String) throws -> (Int32, String) {
-        let (status, output) = try run("/usr/sbin/apparmor_parser", ["-Q", "-K", "-M", "/usr/share/apparmor-features/features", "-o", path + ".bin", path])
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, output) = try run("/usr/sbin/apparmor_parser", ["-Q", "-K", "-M", "/usr/share/apparmor-features/features", "-o", dir + "/profile.bin", path])
         let noise = output.split(separator: "\n").filter { !$0.contains("Cache read/write disabled") }
         return (status, noise.joined(separator: "\n"))
     }

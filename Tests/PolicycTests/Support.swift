@@ -3,10 +3,10 @@ import PolicyCompiler
 import PolicyModel
 import Testing
 
-/// Paths of the repository and the shared corpus, from this file's location.
+/// Paths of the repository and of the corpus copied into Tests/Fixtures, from this file's location.
 enum Paths {
     static let root: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let corpus = root + "/../shared/corpus"
+    static let corpus = root + "/Tests/Fixtures/corpus"
     static let seccompCorpus = corpus + "/seccomp"
     static let policies = root + "/Policies"
     static let profiles = root + "/Profiles"
