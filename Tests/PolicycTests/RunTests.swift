@@ -252,6 +252,18 @@ import Testing
         #expect(leftoverCgroups(name).isEmpty)
     }
 
+    /// Without no_new_privs an unprivileged process may not load a filter: it goes in while the
+    /// container still has CAP_SYS_ADMIN, and the user it runs as is under it all the same.
+    @Test func filterHoldsWithoutNoNewPrivilegesForANonRootUser() throws {
+        let (dir, policy) = try policyFile("policyc: v1\nname: nnp\nextends: [default]\nnoNewPrivileges: false\ncontainer:\n  user: {uid: 65534, gid: 65534}\n", named: "nnp.yaml")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, out, err) = try runContainer(["run", "--policy", policy, "--", "/bin/sh", "-c", "grep -E '^(Uid|Seccomp|NoNewPrivs)' /proc/self/status; busybox unshare -U true; echo unshare=$?"])
+        #expect(status == 0, "\(err)")
+        for line in ["Uid:\t65534\t65534", "Seccomp:\t2", "NoNewPrivs:\t0", "unshare=1"] {
+            #expect(out.contains(line), "\(line) in\n\(out)\n\(err)")
+        }
+    }
+
     @Test func landlockDeniesWritesOutsideWritePaths() throws {
         let (dir, policy) = try policyFile("policyc: v1\nname: ll\nextends: [default]\nfilesystem:\n  read: [/usr, /etc]\n  write: [/tmp]\n  exec: [/usr/bin]\n", named: "ll.yaml")
         defer { try? FileManager.default.removeItem(atPath: dir) }
