@@ -34,7 +34,8 @@ extension System {
     public static func randomHex(bytes count: Int) -> String {
         var buffer = [UInt8](repeating: 0, count: count)
         _ = buffer.withUnsafeMutableBytes { pc_random($0.baseAddress, count) }
-        return buffer.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: buffer.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     /// Attaches a cgroup device program (eBPF bytes) to the cgroup v2 directory at `path`; a
