@@ -249,7 +249,7 @@ static int path_step(const pc_step *s, const child_state *st) {
     }
     case PC_MASK: {
         struct stat sb;
-        if (stat(path, &sb) != 0) break;
+        if ((fd >= 0 ? fstat(fd, &sb) : stat(path, &sb)) != 0) break;
         char nbuf[32];
         int nfd;
         const char *null = resolve(st, s->b, in_root, 0, &nfd, nbuf);
@@ -258,26 +258,6 @@ static int path_step(const pc_step *s, const child_state *st) {
         close_keeping_errno(0, nfd, -1);
         break;
     }
-    case PC_DETACH:
-        rc = umount2(path, MNT_DETACH);
-        if (rc == 0 && in_root) {
-            /* rmdir needs a name in its parent, not a descriptor. */
-            close_keeping_errno(0, fd, -1);
-            fd = -1;
-            const char *slash = strrchr(s->a, '/');
-            char dir[4096];
-            size_t n = slash ? (size_t)(slash - s->a) : 0;
-            if (slash && n < sizeof dir) {
-                memcpy(dir, s->a, n);
-                dir[n] = 0;
-                int parent = open_in_root(st->root_fd, n ? dir : "/", 0);
-                char pbuf[32];
-                int real = parent < 0 ? -1 : open(fd_path(pbuf, parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (real >= 0) { unlinkat(real, slash + 1, AT_REMOVEDIR); close(real); }
-                if (parent >= 0) close(parent);
-            }
-        }
-        break;
     }
     return close_keeping_errno(rc, fd, -1);
 }
@@ -299,7 +279,7 @@ static int loopback_up(void) {
 static int run_step(const pc_step *s, child_state *st) {
     switch (s->op) {
     case PC_MOUNT: return mount_step(s, st);
-    case PC_MKDIR: case PC_SYMLINK: case PC_MKNOD: case PC_TOUCH: case PC_MASK: case PC_DETACH:
+    case PC_MKDIR: case PC_SYMLINK: case PC_MKNOD: case PC_TOUCH: case PC_MASK:
         return path_step(s, st);
     case PC_SETATTR: return setattr_step(s, st);
     case PC_OPEN_ROOT:

@@ -224,30 +224,29 @@ public struct LaunchPlanner {
     }
 
     /// /dev: a nodev tmpfs in which only the nodes policyc makes work. Outside a user namespace
-    /// they are made (mknod) in a staging tmpfs that allows devices and bound one by one into
-    /// /dev, then the staging mount goes; in a user namespace, which may not make nodes, the
+    /// they are made (mknod) in it while it still allows devices, each bound onto itself (a
+    /// mount of its own, which keeps allowing them), and then /dev alone is remounted nodev: a
+    /// node made there later opens nothing. In a user namespace, which may not make nodes, the
     /// host's are bound.
     func devSteps(_ r: String) throws(PlanError) -> [LaunchStep] {
+        let dev = "\(r)/dev"
+        let devFlags = Self.MS_NOSUID | Self.MS_STRICTATIME
         var steps: [LaunchStep] = [
-            .mount(source: "tmpfs", target: "\(r)/dev", fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NODEV | Self.MS_STRICTATIME, data: "mode=755,size=65536k", optional: false, create: .directory),
+            .mount(source: "tmpfs", target: dev, fstype: "tmpfs", flags: devFlags | (usesUserNamespace ? Self.MS_NODEV : 0), data: "mode=755,size=65536k", optional: false, create: .directory),
         ]
-        let nodes = try deviceNodes()
-        let staging = "\(r)/dev/.policyc-nodes"
-        if !usesUserNamespace {
-            steps.append(.mount(source: "tmpfs", target: staging, fstype: "tmpfs", flags: Self.MS_NOSUID | Self.MS_NOEXEC, data: "mode=700,size=4k", optional: false, create: .directory))
-        }
-        for (index, node) in nodes.enumerated() {
+        for node in try deviceNodes() {
             let target = r + node.path
             if usesUserNamespace {
                 guard host.exists(node.path) else { throw PlanError(message: "device \(node.path): a user namespace cannot make device nodes and the host has none at \(node.path) to bind") }
                 steps.append(.mount(source: node.path, target: target, fstype: nil, flags: Self.MS_BIND, data: nil, optional: false, create: .file))
             } else {
-                let made = "\(staging)/\(index)"
-                steps.append(.mknod(made, major: node.major, minor: node.minor, mode: node.typeBits | node.mode, owner: node.owner))
-                steps.append(.mount(source: made, target: target, fstype: nil, flags: Self.MS_BIND, data: nil, optional: false, create: .file))
+                steps.append(.mknod(target, major: node.major, minor: node.minor, mode: node.typeBits | node.mode, owner: node.owner))
+                steps.append(.mount(source: target, target: target, fstype: nil, flags: Self.MS_BIND, data: nil, optional: false))
             }
         }
-        if !usesUserNamespace { steps.append(.detach(staging)) }
+        if !usesUserNamespace {
+            steps.append(.mount(source: nil, target: dev, fstype: nil, flags: Self.MS_REMOUNT | Self.MS_BIND | devFlags | Self.MS_NODEV, data: nil, optional: false))
+        }
         steps += [
             .mount(source: "devpts", target: "\(r)/dev/pts", fstype: "devpts", flags: Self.MS_NOSUID | Self.MS_NOEXEC, data: "newinstance,ptmxmode=0666,mode=0620", optional: false, create: .directory),
             .symlink(target: "pts/ptmx", at: "\(r)/dev/ptmx"),

@@ -52,8 +52,6 @@ public enum LaunchStep: Equatable, Sendable {
     case openRoot(String)
     /// mount_setattr(AT_RECURSIVE): `set` and `clear` MOUNT_ATTR_* bits on a whole mount tree.
     case setAttributes(String, set: UInt64, clear: UInt64, optional: Bool = false)
-    /// Lazily unmounts a staging mount and removes its directory.
-    case detach(String)
     /// Descriptors from `from` up are closed at the execve (CLOSE_RANGE_CLOEXEC).
     case closeInheritedDescriptors(from: Int32)
     /// setsid: no controlling terminal, a session of the container's own.
@@ -101,7 +99,6 @@ public enum LaunchStep: Equatable, Sendable {
         case .mknod(let path, _, _, _, _): return "mknod \(path)"
         case .openRoot(let path): return "open root \(path)"
         case .setAttributes(let path, _, _, _): return "mount_setattr \(path)"
-        case .detach(let path): return "unmount \(path)"
         case .closeInheritedDescriptors: return "close inherited descriptors"
         case .newSession: return "setsid"
         case .loopbackUp: return "loopback up"
@@ -234,7 +231,6 @@ public final class LaunchedChild {
             case .setAttributes(let path, let set, let clear, let optional):
                 s.op = Int32(PC_SETATTR.rawValue); s.a = root.cString(path, &s, str); s.x = set; s.y = clear
                 if optional { s.flags |= PC_STEP_OPTIONAL }
-            case .detach(let path): s.op = Int32(PC_DETACH.rawValue); s.a = root.cString(path, &s, str)
             case .closeInheritedDescriptors(let from): s.op = Int32(PC_CLOSE_FDS.rawValue); s.x = UInt64(from)
             case .newSession: s.op = Int32(PC_SETSID.rawValue)
             case .loopbackUp: s.op = Int32(PC_LOOPBACK_UP.rawValue)

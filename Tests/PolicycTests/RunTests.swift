@@ -16,7 +16,7 @@ import Testing
     /// The kind of each step, to compare orders.
     static func kind(_ step: LaunchStep) -> String {
         switch step {
-        case .mount, .mkdir, .symlink, .touch, .mask, .mknod, .openRoot, .setAttributes, .detach: return "mounts"
+        case .mount, .mkdir, .symlink, .touch, .mask, .mknod, .openRoot, .setAttributes: return "mounts"
         case .pivotRoot: return "pivot_root"
         case .chdir: return "chdir"
         case .sethostname: return "hostname"

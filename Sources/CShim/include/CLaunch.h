@@ -50,7 +50,6 @@ enum pc_op {
     PC_OPEN_ROOT,        /* open directory a (O_PATH): every later path flagged PC_IN_ROOT is
                             resolved beneath it with openat2(RESOLVE_IN_ROOT) */
     PC_SETATTR,          /* mount_setattr(a, AT_RECURSIVE, set x, clear y): a whole mount tree */
-    PC_DETACH,           /* umount2(a, MNT_DETACH), then rmdir(a) */
     PC_CLOSE_FDS,        /* close_range(x, ~0, CLOSE_RANGE_CLOEXEC): nothing inherited past x
                             crosses the execve */
     PC_SETSID,           /* setsid: a session of its own, no controlling terminal */
