@@ -135,11 +135,22 @@ public struct ContainerCgroup: Sendable {
             if layout == .unified { try? System.writeFile("\(dir)/cgroup.kill", "1") }
             for _ in 0..<200 {
                 if System.removeDirectory(dir) { break }
-                if let procs = System.readSmallFile("\(dir)/cgroup.procs") {
-                    for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) { ProcessControl.kill(pid, 9) }
-                }
+                Self.killMembers(of: dir)
                 System.sleep(milliseconds: 5)
             }
         }
+    }
+
+    /// Ends whatever the container left running (without a pid namespace, a background
+    /// process), so that nothing of it outlives policyc's return, cgroup removed or not.
+    public func killLeftovers() {
+        for dir in directories {
+            if layout == .unified { try? System.writeFile("\(dir)/cgroup.kill", "1") } else { Self.killMembers(of: dir) }
+        }
+    }
+
+    static func killMembers(of dir: String) {
+        guard let procs = System.readSmallFile("\(dir)/cgroup.procs") else { return }
+        for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) { ProcessControl.kill(pid, 9) }
     }
 }

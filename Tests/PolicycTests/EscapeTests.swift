@@ -236,6 +236,33 @@ import Testing
         if !gone { kill(pid, SIGKILL) }
     }
 
+    /// When the container's first process ends, what it left running (no pid namespace, a
+    /// setsid'd process holding none of policyc's pipes) is killed: checked as soon as policyc
+    /// has returned, it is gone, a zombie, or has SIGKILL pending. (policyc kills it before
+    /// returning, and its cleaner would as policyc exits; this cannot tell the two apart.)
+    @Test func orphanDiesWhenTheContainerEnds() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try policy("container:\n  namespaces: [mount, uts, ipc, net]\n", in: dir)
+        let (status, out, err) = try runPolicyc(["run", "--policy", path, "--", "/bin/sh", "-c", "setsid sh -c 'echo orphan=$$; exec sleep 31 >/dev/null 2>&1' & sleep 0.2"])
+        let dying = Self.isDyingOrGone
+        let pid = try #require(out.split(separator: "\n").first { $0.hasPrefix("orphan=") }.flatMap { Int32($0.dropFirst(7)) }, "\(out)")
+        #expect(status == 0, "\(err)")
+        #expect(dying(pid), "the background process outlived policyc's return")
+        kill(pid, SIGKILL)
+    }
+
+    /// Gone, a zombie, or SIGKILL pending (bit 9 of SigPnd/ShdPnd): ending, whoever is faster.
+    static func isDyingOrGone(_ pid: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
+        let fields = Dictionary(status.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)) : nil
+        }, uniquingKeysWith: { a, _ in a })
+        if let state = fields["State"], state.hasPrefix("Z") || state.hasPrefix("X") { return true }
+        return ["SigPnd", "ShdPnd"].contains { (fields[$0].flatMap { UInt64($0, radix: 16) } ?? 0) & 0x100 != 0 }
+    }
+
     // MARK: 9. user namespace as root
 
     /// Root inside is an unprivileged id outside: a file it makes on the rootfs is not root's.
