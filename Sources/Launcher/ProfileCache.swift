@@ -51,8 +51,7 @@ public struct ProfileCache: Sendable {
     func path(for key: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        let hex = String(hash, radix: 16)
-        return directory + "/" + String(repeating: "0", count: 16 - hex.count) + hex + Self.suffix
+        return directory + "/" + System.hex((0..<8).reversed().map { UInt8(truncatingIfNeeded: hash >> (8 * UInt64($0))) }) + Self.suffix
     }
 
     /// The entry for `key` when every input it was made from is unchanged.

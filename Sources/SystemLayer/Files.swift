@@ -34,8 +34,14 @@ extension System {
     public static func randomHex(bytes count: Int) -> String {
         var buffer = [UInt8](repeating: 0, count: count)
         _ = buffer.withUnsafeMutableBytes { pc_random($0.baseAddress, count) }
+        return hex(buffer)
+    }
+
+    /// Lowercase hex of `bytes`, two digits each. Not String(_:radix:), whose first use costs a
+    /// launch 0.07 ms.
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: buffer.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     /// Attaches a cgroup device program (eBPF bytes) to the cgroup v2 directory at `path`; a
