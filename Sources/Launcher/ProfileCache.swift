@@ -61,7 +61,8 @@ public struct ProfileCache: Sendable {
         var r = ByteReader(file.dropLast(8))
         guard r.string() == key,
               let inputs = r.array({ r -> PolicyInput? in
-                  guard let path = r.string(), let contents = r.optional({ $0.bytes() }) else { return nil }
+                  var contents: [UInt8]?
+                  guard let path = r.string(), r.field(&contents, { $0.bytes() }) else { return nil }
                   return PolicyInput(path: path, contents: contents)
               }),
               inputs.allSatisfy(Self.isUnchanged),

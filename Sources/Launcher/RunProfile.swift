@@ -89,17 +89,18 @@ extension RunProfile {
     /// nil when `bytes` is not a whole profile of this version.
     public init?(decoding bytes: ArraySlice<UInt8>) {
         var r = ByteReader(bytes)
+        var filesystem: PathRules?, minimumAbi: Int?, required: Bool?
         guard r.raw(Self.magic.count) == Self.magic[...],
               let name = r.string(), let namespaces = r.strings(), let container = r.container(),
               let noNewPrivileges = r.bool(),
-              let filesystem = r.optional({ r -> PathRules? in
+              r.field(&filesystem, { r -> PathRules? in
                   guard let read = r.strings(), let write = r.strings(), let exec = r.strings() else { return nil }
                   return PathRules(read: read, write: write, exec: exec)
               }),
               let tcpBind = r.array({ r in r.u64().flatMap { UInt16(exactly: $0) } }),
               let tcpConnect = r.array({ r in r.u64().flatMap { UInt16(exactly: $0) } }),
-              let minimumAbi = r.optional({ r in r.u64().flatMap { Int(exactly: $0) } }),
-              let required = r.optional({ r in r.bool() }),
+              r.field(&minimumAbi, { r in r.u64().flatMap { Int(exactly: $0) } }),
+              r.field(&required, { r in r.bool() }),
               let apparmorRequested = r.bool(), let apparmorProfile = r.string(),
               let selinuxRequested = r.bool(), let selinuxContext = r.string(),
               let filter = r.bytes(), let flags = r.u64().flatMap({ UInt32(exactly: $0) }),
@@ -212,55 +213,54 @@ struct ByteReader {
         return items
     }
 
-    /// .some(nil) for an absent value, nil for a malformed one.
-    mutating func optional<T>(_ some: (inout ByteReader) -> T?) -> T?? {
-        guard let present = bool() else { return nil }
-        guard present else { return .some(nil) }
-        guard let value = some(&self) else { return nil }
-        return .some(value)
+    /// Reads an optional value into `slot` (nil when absent); false when malformed. Into a
+    /// slot, not as a T??: a nested optional's metadata is instantiated at run time, by name,
+    /// which cost a launch a tenth of a millisecond.
+    mutating func field<T>(_ slot: inout T?, _ some: (inout ByteReader) -> T?) -> Bool {
+        guard let present = bool() else { return false }
+        guard present else { slot = nil; return true }
+        guard let value = some(&self) else { return false }
+        slot = value
+        return true
     }
 
     mutating func container() -> ContainerSpec? {
         var c = ContainerSpec()
-        guard let hostname = optional({ $0.string() }), let namespaces = optional({ $0.strings() }),
-              let rootfs = optional({ $0.string() }),
-              let mounts = optional({ r in
+        let id = { (r: inout ByteReader) in r.u64().flatMap { UInt32(exactly: $0) } }
+        guard field(&c.hostname, { $0.string() }), field(&c.namespaces, { $0.strings() }), field(&c.rootfs, { $0.string() }),
+              field(&c.mounts, { r in
                   r.array { r -> MountSpec? in
-                      guard let type = r.string(), let source = r.optional({ $0.string() }), let destination = r.string(),
+                      var source: String?
+                      guard let type = r.string(), r.field(&source, { $0.string() }), let destination = r.string(),
                             let options = r.strings() else { return nil }
                       return MountSpec(type: type, source: source, destination: destination, options: options)
                   }
               }),
-              let memory = optional({ $0.u64() }),
-              let pids = optional({ r in r.u64().map { Int(Int64(bitPattern: $0)) } }),
-              let cpus = optional({ r in r.u64().map { Double(bitPattern: $0) } }),
-              let rlimits = optional({ r in
+              field(&c.memory, { $0.u64() }),
+              field(&c.pids, { r in r.u64().map { Int(Int64(bitPattern: $0)) } }),
+              field(&c.cpus, { r in r.u64().map { Double(bitPattern: $0) } }),
+              field(&c.rlimits, { r in
                   r.array { r -> (String, UInt64)? in
                       guard let key = r.string(), let value = r.u64() else { return nil }
                       return (key, value)
                   }.map { Dictionary($0, uniquingKeysWith: { a, _ in a }) }
               }),
-              let uid = optional({ r in r.u64().flatMap { UInt32(exactly: $0) } }),
-              let gid = optional({ r in r.u64().flatMap { UInt32(exactly: $0) } }),
-              let env = optional({ r in
+              field(&c.uid, id), field(&c.gid, id),
+              field(&c.env, { r in
                   r.array { r -> (String, String)? in
                       guard let key = r.string(), let value = r.string() else { return nil }
                       return (key, value)
                   }
               }),
-              let cwd = optional({ $0.string() }),
-              let devices = optional({ r in
+              field(&c.cwd, { $0.string() }),
+              field(&c.devices, { r in
                   r.array { r -> DeviceSpec? in
-                      let id = { (r: inout ByteReader) in r.u64().flatMap { UInt32(exactly: $0) } }
+                      var uid: UInt32?, gid: UInt32?
                       guard let path = r.string(), let type = r.string(), let major = id(&r), let minor = id(&r), let mode = id(&r),
-                            let uid = r.optional(id), let gid = r.optional(id), let access = r.string() else { return nil }
+                            r.field(&uid, id), r.field(&gid, id), let access = r.string() else { return nil }
                       return DeviceSpec(path: path, type: type, major: major, minor: minor, fileMode: mode, uid: uid, gid: gid, access: access)
                   }
               }) else { return nil }
-        c.devices = devices
-        c.hostname = hostname; c.namespaces = namespaces; c.rootfs = rootfs; c.mounts = mounts
-        c.memory = memory; c.pids = pids; c.cpus = cpus; c.rlimits = rlimits
-        c.uid = uid; c.gid = gid; c.env = env; c.cwd = cwd
         return c
     }
 }
