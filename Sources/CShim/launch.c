@@ -206,12 +206,8 @@ static int path_step(const pc_step *s, const child_state *st) {
         if (n >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
         memcpy(dir, p, n);
         dir[n] = 0;
-        int parent = open_in_root(st->root_fd, n ? dir : "/", PC_CREATE_DIR);
-        if (parent < 0) return -1;
-        /* O_PATH descriptors cannot take *at calls that create: reopen as a directory. */
-        char pbuf[32];
-        int real = open(fd_path(pbuf, parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        close(parent);
+        /* An O_PATH descriptor serves as the dirfd of the *at calls that create. */
+        int real = open_in_root(st->root_fd, n ? dir : "/", PC_CREATE_DIR);
         if (real < 0) return -1;
         int rc;
         if (s->op == PC_SYMLINK) {
