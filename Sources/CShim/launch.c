@@ -185,7 +185,10 @@ static int setattr_step(const pc_step *s, const child_state *st) {
     const char *path = resolve(st, s->a, s->flags & PC_IN_ROOT, 0, &fd, buf);
     if (!path) return -1;
     struct pc_mount_attr attr = { s->x, s->y, 0, 0 };
-    return close_keeping_errno((int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr), fd, -1);
+    /* On the resolved descriptor itself: no walk through /proc/self/fd. */
+    int rc = fd >= 0 ? (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr)
+                     : (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr);
+    return close_keeping_errno(rc, fd, -1);
 }
 
 /* Runs `op` on step a's path, resolved in the root where flagged. */
