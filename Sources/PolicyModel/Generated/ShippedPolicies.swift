@@ -225,6 +225,8 @@ public enum ShippedPolicies {
         filesystem:
           read: [/]
           write: []
+          # The server's own executable; without an exec path nothing could be started at all.
+          exec: [/usr]
           deny: [/proc/kcore, /sys/firmware]
 
         network:
