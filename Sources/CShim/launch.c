@@ -333,12 +333,11 @@ static int run_step(const pc_step *s, child_state *st) {
     case PC_LANDLOCK_PATH: {
         /* Exactly the path named: a symlink anywhere on it is refused (ELOOP), not followed. */
         struct pc_open_how how = { O_PATH | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS_FLAG };
-        /* Without a path: the descriptor y itself (the init's sealed binary). */
-        int fd = s->a ? (int)syscall(SYS_openat2, AT_FDCWD, s->a, &how, sizeof how) : (int)s->y;
+        int fd = (int)syscall(SYS_openat2, AT_FDCWD, s->a, &how, sizeof how);
         if (fd < 0) return -1;
         struct ll_path_attr attr = { s->x, fd };
         int rc = (int)syscall(SYS_landlock_add_rule, st->landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
-        return close_keeping_errno(rc, s->a ? fd : -1, -1);
+        return close_keeping_errno(rc, fd, -1);
     }
     case PC_LANDLOCK_PORT: {
         struct ll_port_attr attr = { s->y, s->x };

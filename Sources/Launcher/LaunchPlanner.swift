@@ -115,6 +115,9 @@ public struct LaunchPlanner {
     }
 
     public func plan() throws(PlanError) -> [LaunchStep] {
+        if usesUserNamespace && !namespaces.contains("pid") {
+            throw PlanError(message: "a user namespace\(host.rootless ? " (rootless)" : "") needs a pid namespace too: only the owner of the pid namespace may mount /proc (add pid to container.namespaces)")
+        }
         if let program = BPFProgram(bytes: profile.seccompFilter), let verdict = CompiledFilter.execveDenial(program) {
             throw PlanError(message: "the policy's seccomp filter answers execve with \(verdict): the command could not start (allow execve, or extend a policy that does: extends: [default])")
         }
@@ -389,7 +392,8 @@ public struct LaunchPlanner {
             steps.append(.landlockPath("/proc", access: Self.readRights))
             // Optional, and skipped where a symlink (merged /usr: /lib -> usr/lib, covered there).
             for dir in Self.loaderDirectories { steps.append(.landlockPath(dir, access: Self.execRights, optional: true)) }
-            if let fd = options.initBinaryFD { steps.append(.landlockDescriptor(fd, access: 1 << 0 | 1 << 2)) }
+            // The init's sealed memfd needs no rule: Landlock leaves files of internal
+            // filesystems alone (and refuses a rule on one, EBADFD).
         }
         if handledNet != 0 {
             for port in profile.tcpBind { steps.append(.landlockPort(port, access: 1)) }

@@ -61,8 +61,6 @@ public enum LaunchStep: Equatable, Sendable {
     /// prctl(PR_SET_DUMPABLE): off for the setup (policyc's memory is not for the container);
     /// on while the id maps are written, which need the child's /proc files to be its user's.
     case dumpable(Bool)
-    /// Landlock rights on an open file (the init's sealed binary), not a path.
-    case landlockDescriptor(Int32, access: UInt64)
 
     /// A short name for messages: "pivot_root", "seccomp", ...
     public var name: String {
@@ -103,7 +101,6 @@ public enum LaunchStep: Equatable, Sendable {
         case .newSession: return "setsid"
         case .loopbackUp: return "loopback up"
         case .dumpable: return "PR_SET_DUMPABLE"
-        case .landlockDescriptor: return "landlock rule for the init"
         }
     }
 }
@@ -116,8 +113,10 @@ extension LaunchStep {
             return "the path is a symbolic link in the container; a Landlock rule grants exactly the path the policy names, so name the directory it leads to"
         case (.mount, ELOOP), (.mount, EXDEV), (.mount, ENOTDIR):
             return "the target is resolved inside the rootfs and may not be a symbolic link leading elsewhere, a magic link or a special file"
+        case (.setgid, EINVAL), (.setuid, EINVAL):
+            return "the id is not mapped in the container's user namespace: rootless, only root (the caller's own id outside) is, so container.user cannot be another id"
         case (.mount, EACCES):
-            return "a directory on the way is not searchable by the container's root, which in a user namespace is an unprivileged id of the host: make the directories above the rootfs searchable (chmod o+x) and chown the rootfs to the mapped range (Docs/run.md, User namespaces)"
+            return "the container's root, in a user namespace an unprivileged id of the host, cannot search a directory on the way or make the mount point: make the directories above the rootfs searchable (chmod o+x) and chown the rootfs to the mapped range, or rootless to yourself (Docs/run.md, User namespaces)"
         case (.mount, ENXIO), (.mount, EOPNOTSUPP):
             return "the target is neither a directory nor a regular file"
         default:
@@ -235,7 +234,6 @@ public final class LaunchedChild {
             case .newSession: s.op = Int32(PC_SETSID.rawValue)
             case .loopbackUp: s.op = Int32(PC_LOOPBACK_UP.rawValue)
             case .dumpable(let on): s.op = Int32(PC_DUMPABLE.rawValue); s.x = on ? 1 : 0
-            case .landlockDescriptor(let fd, let access): s.op = Int32(PC_LANDLOCK_PATH.rawValue); s.y = UInt64(fd); s.x = access
             case .pivotRoot(let path): s.op = Int32(PC_PIVOT_ROOT.rawValue); s.a = str(path); root.root = nil
             case .chdir(let path): s.op = Int32(PC_CHDIR.rawValue); s.a = str(path)
             case .sethostname(let name): s.op = Int32(PC_SETHOSTNAME.rawValue); s.a = str(name)

@@ -29,7 +29,7 @@ import Testing
         case .capset: return "capset"
         case .raiseAmbient: return "ambient"
         case .noNewPrivileges: return "no_new_privs"
-        case .landlockCreate, .landlockPath, .landlockPort, .landlockRestrict, .landlockDescriptor: return "landlock"
+        case .landlockCreate, .landlockPath, .landlockPort, .landlockRestrict: return "landlock"
         case .writeFile: return "lsm"
         case .seccomp: return "seccomp"
         case .exec: return "exec"
