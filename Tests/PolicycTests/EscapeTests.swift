@@ -88,7 +88,7 @@ import Testing
     /// Tests/Fixtures/attacker/attacker.c built (libc-free, static) into `path`.
     func buildAttacker(_ path: String) throws {
         let flags = ["-Os", "-static", "-nostdlib", "-nostartfiles", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-fno-stack-protector",
-                     "-fno-asynchronous-unwind-tables", "-fno-pie", "-no-pie", "-Wall", "-Werror"]
+                     "-fno-asynchronous-unwind-tables", "-fno-pie", "-no-pie", "-Wall", "-Werror", "-I", Paths.root + "/Tools/init"]
         let (status, out) = try runTool("/usr/bin/gcc", flags + ["-o", path, Paths.root + "/Tests/Fixtures/attacker/attacker.c"])
         #expect(status == 0, "\(out)")
     }

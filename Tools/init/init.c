@@ -15,13 +15,6 @@
 #define NR_prctl 157
 #define NR_rt_sigtimedwait 128
 #define NR_exit_group 231
-static long sys(long n, long a, long b, long c, long d) {
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-    return ret;
-}
-__asm__(".text\n.global _start\n_start:\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start\n  hlt\n");
 #elif defined(__aarch64__)
 #define NR_rt_sigprocmask 135
 #define NR_kill 129
@@ -29,15 +22,10 @@ __asm__(".text\n.global _start\n_start:\n  mov %rsp, %rdi\n  and $-16, %rsp\n  c
 #define NR_prctl 167
 #define NR_rt_sigtimedwait 137
 #define NR_exit_group 94
-static long sys(long n, long a, long b, long c, long d) {
-    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b, x2 __asm__("x2") = c, x3 __asm__("x3") = d;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
-    return x0;
-}
-__asm__(".text\n.global _start\n_start:\n  mov x0, sp\n  bl start\n");
 #else
 #error "policyc-init: x86_64 and aarch64 only"
 #endif
+#include "raw_syscall.h"
 
 #define SIGHUP 1
 #define SIGINT 2

@@ -11,13 +11,6 @@
 #define NR_openat 257
 #define NR_newfstatat 262
 #define NR_exit_group 231
-static long sys(long n, long a, long b, long c, long d) {
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-    return ret;
-}
-__asm__(".text\n.global _start\n_start:\n  and $-16, %rsp\n  call start\n  hlt\n");
 #elif defined(__aarch64__)
 #define NR_read 63
 #define NR_write 64
@@ -25,15 +18,10 @@ __asm__(".text\n.global _start\n_start:\n  and $-16, %rsp\n  call start\n  hlt\n
 #define NR_openat 56
 #define NR_newfstatat 79
 #define NR_exit_group 94
-static long sys(long n, long a, long b, long c, long d) {
-    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b, x2 __asm__("x2") = c, x3 __asm__("x3") = d;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
-    return x0;
-}
-__asm__(".text\n.global _start\n_start:\n  bl start\n");
 #else
 #error "attacker: x86_64 and aarch64 only"
 #endif
+#include "raw_syscall.h"   /* Tools/init/ */
 
 #define AT_FDCWD -100
 #define O_WRONLY 1
@@ -91,7 +79,8 @@ static long stat_field(const char *stat, int index) {
     return sign * value;
 }
 
-void start(void) {
+__attribute__((used)) void start(long *stack) {
+    (void)stack;
     char st[256];
     say(sys(NR_newfstatat, AT_FDCWD, (long)"/proc/self/fd/7", (long)st, 0) == 0 ? "fd=leaked" : "fd=closed");
 
