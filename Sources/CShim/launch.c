@@ -471,12 +471,22 @@ static void run_child(const pc_step *steps, int count, int error_fd, int sync_fd
         switch (s->op) {
         case PC_WAIT: wait_for_parent(sync_fd); continue;
         case PC_JOIN_CGROUP: join_cgroup(s, i, error_fd, into_cgroup, &st); continue;
-        case PC_INIT:
+        case PC_INIT: {
+            /* The signals the init forwards are held from before the fork, so that it inherits
+             * them held across its execve: one sent as soon as the command runs would find a
+             * pid 1 without a handler, and the kernel drops those. The command lets them go. */
+            sigset_t held, previous;
+            sigemptyset(&held);
+            static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH, SIGCHLD };
+            for (unsigned k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++) sigaddset(&held, forwarded[k]);
+            sigprocmask(SIG_BLOCK, &held, &previous);
             command = fork();
             if (command < 0) fail(error_fd, i, errno);
+            if (command == 0) sigprocmask(SIG_SETMASK, &previous, NULL);
             init = s;
             init_index = i;
             continue;
+        }
         case PC_SECCOMP:
             if (command > 0) continue;   /* the init loads a filter of its own */
             if (s->x & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
