@@ -84,8 +84,12 @@ __attribute__((used)) void start(long *stack) {
     char st[256];
     say(sys(NR_newfstatat, AT_FDCWD, (long)"/proc/self/fd/7", (long)st, 0) == 0 ? "fd=leaked" : "fd=closed");
 
+    /* Limits (v1, and v2 below the root) and membership (v1 and v2 at any level: the root
+     * cgroup has no limit files), opened for writing only, never written. */
     static const char *limits[] = { "/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max",
-                                    "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max" };
+                                    "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max",
+                                    "/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/pids/cgroup.procs",
+                                    "/sys/fs/cgroup/memory/cgroup.procs" };
     int writable = 0;
     for (unsigned i = 0; i < sizeof limits / sizeof *limits; i++) {
         long fd = sys(NR_openat, AT_FDCWD, (long)limits[i], O_WRONLY, 0);
