@@ -474,7 +474,9 @@ static void run_child(const pc_step *steps, int count, int error_fd, int sync_fd
         case PC_INIT: {
             /* The signals the init forwards are held from before the fork, so that it inherits
              * them held across its execve: one sent as soon as the command runs would find a
-             * pid 1 without a handler, and the kernel drops those. The command lets them go. */
+             * pid 1 without a handler, and the kernel drops those. The command lets them go.
+             * The set is Tools/init/init.c's `forwarded` and SIGCHLD (a separate program: the
+             * two lists are kept alike by hand). */
             sigset_t held, previous;
             sigemptyset(&held);
             static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH, SIGCHLD };

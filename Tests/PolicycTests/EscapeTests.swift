@@ -85,12 +85,20 @@ import Testing
 
     static let policyModes = ["default", "strict", "webserver", "batch"].flatMap { p in Mode.allCases.map { PolicyMode(policy: p, mode: $0) } }
 
-    /// Tests/Fixtures/attacker/attacker.c built (libc-free, static) into `path`.
-    func buildAttacker(_ path: String) throws {
+    /// Tests/Fixtures/attacker/attacker.c built once (libc-free, static) for every test that runs
+    /// it: the binary's path, and gcc's status and output.
+    static let attacker: (path: String, status: Int32, log: String) = {
+        let path = NSTemporaryDirectory() + "policyc-attacker-\(getpid())"
         let flags = ["-Os", "-static", "-nostdlib", "-nostartfiles", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-fno-stack-protector",
                      "-fno-asynchronous-unwind-tables", "-fno-pie", "-no-pie", "-Wall", "-Werror", "-I", Paths.root + "/Tools/init"]
-        let (status, out) = try runTool("/usr/bin/gcc", flags + ["-o", path, Paths.root + "/Tests/Fixtures/attacker/attacker.c"])
-        #expect(status == 0, "\(out)")
+        let (status, log) = (try? runTool("/usr/bin/gcc", flags + ["-o", path, Paths.root + "/Tests/Fixtures/attacker/attacker.c"])) ?? (-1, "gcc did not start")
+        return (path, status, log)
+    }()
+
+    /// A copy of the attacker at `path`.
+    func installAttacker(_ path: String) throws {
+        try #require(Self.attacker.status == 0, "\(Self.attacker.log)")
+        try FileManager.default.copyItem(atPath: Self.attacker.path, toPath: path)
     }
 
     /// The attacker sees what it should where nothing stops it: run on the host under a parent
@@ -98,7 +106,7 @@ import Testing
     @Test func attackerDetectsWhatItLooksFor() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try buildAttacker(dir + "/attacker")
+        try installAttacker(dir + "/attacker")
         let (_, out, err) = try shell("POLICYC_SECRET=hunter2 /bin/sh -c '\(dir)/attacker; true' 7</")
         #expect(out == "fd=leaked\ncgroup=writable\nsecret=leaked\ntty=none\n", "\(out)\(err)")
     }
@@ -114,14 +122,15 @@ import Testing
             for d in ["usr/bin", "usr/sbin", "etc", "var/www", "var/log/nginx", "var/cache/nginx", "run", "tmp", "data/in", "data/out"] {
                 try FileManager.default.createDirectory(atPath: r + "/" + d, withIntermediateDirectories: true)
             }
-            try buildAttacker(r + "/usr/bin/attacker")
+            try installAttacker(r + "/usr/bin/attacker")
         }
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir, 0o755)
         // As documented: a rootfs used in a user namespace belongs to the mapped range, or
         // rootless to the caller.
         let userNamespace = c.policy == "batch"
-        let owner = c.mode == .rootless ? "nobody:nogroup" : userNamespace ? "\(IDMapping.forRoot().uidBase):\(IDMapping.forRoot().gidBase)" : nil
+        let mapping = IDMapping.forRoot()
+        let owner = c.mode == .rootless ? "nobody:nogroup" : userNamespace ? "\(mapping.uidBase):\(mapping.gidBase)" : nil
         if let owner {
             let (status, out) = try runTool("/bin/chown", ["-R", owner, dir + "/rootfs"])
             #expect(status == 0, "\(out)")
@@ -329,10 +338,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = try policy("container:\n  namespaces: [mount, uts, ipc, net]\n", in: dir)
         let (status, out, err) = try runPolicyc(["run", "--policy", path, "--", "/bin/sh", "-c", "setsid sh -c 'echo orphan=$$; exec sleep 31 >/dev/null 2>&1' & sleep 0.2"])
-        let dying = Self.isDyingOrGone
         let pid = try #require(out.split(separator: "\n").first { $0.hasPrefix("orphan=") }.flatMap { Int32($0.dropFirst(7)) }, "\(out)")
         #expect(status == 0, "\(err)")
-        #expect(dying(pid), "the background process outlived policyc's return")
+        #expect(Self.isDyingOrGone(pid), "the background process outlived policyc's return")
         kill(pid, SIGKILL)
     }
 

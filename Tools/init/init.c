@@ -42,6 +42,7 @@
 #define PR_SET_DUMPABLE 4
 #define PR_SET_NAME 15
 
+/* launch.c holds these (and SIGCHLD) from before the fork that makes this process: keep alike. */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH };
 
 static _Noreturn void leave(int status) {
