@@ -669,8 +669,27 @@ int pc_read_launch_error(int fd, pc_launch_error *e, int timeout_ms) {
         ssize_t n = read(fd, e, sizeof *e);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -errno;
-        return n == (ssize_t)sizeof *e ? 1 : 0;
+        if (n == 0) return 0;
+        return n == (ssize_t)sizeof *e ? 1 : -EIO;
     }
+}
+
+long pc_write_no_sigpipe(int fd, const void *buf, size_t len) {
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t n;
+    do n = write(fd, buf, len); while (n < 0 && errno == EINTR);
+    int e = errno;
+    /* The SIGPIPE this write raised is pending on this thread: taken here, not on unblocking. */
+    if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
+        struct timespec zero = { 0, 0 };
+        sigtimedwait(&pipe_only, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
 }
 
 #ifndef MFD_ALLOW_SEALING

@@ -340,7 +340,8 @@ public final class LaunchedChild {
 
     private func letGo() {
         var go: UInt8 = 1
-        _ = write(syncFD, &go, 1)
+        // EPIPE: the child failed a step before waiting; its report is in the error pipe.
+        _ = pc_write_no_sigpipe(syncFD, &go, 1)
     }
 
     /// How long the setup may take before the child is killed: every step is a few syscalls,
@@ -360,6 +361,11 @@ public final class LaunchedChild {
         if got == -EINTR {
             Glibc.kill(pid, SIGKILL)
             return StepFailure(step: "setup (interrupted by a signal)", errno: EINTR)
+        }
+        // Only EOF means the child exec'd: an unreadable report is a failed setup, not a pass.
+        if got < 0 {
+            Glibc.kill(pid, SIGKILL)
+            return StepFailure(step: "setup (its report could not be read)", errno: -got)
         }
         pc_setup_finished()
         return nil

@@ -276,6 +276,18 @@ import Testing
         #expect(out.contains("tmp-ok") && out.contains("shm=2") && err.contains("Permission denied"), "\(out) \(err)")
     }
 
+    /// A child that fails a step before it waits is dead by the time it is let go: the
+    /// write to its closed sync pipe may not kill policyc with SIGPIPE (which once ended a run
+    /// silently with status 141), and the step it reported is what release() returns.
+    @Test func childThatFailedBeforeWaitingIsReported() throws {
+        let child = try LaunchedChild(cloneFlags: 0, steps: [.writeFile("/nonexistent/policyc-test", value: "1"), .awaitParent, .exec(path: "/bin/true", argv: ["true"], env: [])])
+        var info = siginfo_t()
+        #expect(waitid(P_PID, id_t(child.pid), &info, WEXITED | WNOWAIT) == 0)
+        let failure = try #require(child.release(), "a failed step reported as an exec")
+        #expect(failure.step.contains("/nonexistent/policyc-test") && failure.errno == ENOENT, "\(failure)")
+        #expect(ProcessControl.wait(child.pid) == .exited(127))
+    }
+
     @Test func nothingIsLeftAfterPolicycIsKilled() throws {
         let (dir, policy) = try limitedPolicy()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -137,8 +137,14 @@ typedef struct {
 void pc_setup_finished(void);
 
 /* Reads one pc_launch_error from `fd` within `timeout_ms` (cut to a second's grace once a
- * signal is pending): 1 read, 0 EOF, -ETIMEDOUT, -EINTR (a signal ended the wait), -errno. */
+ * signal is pending): 1 read, 0 EOF, -ETIMEDOUT, -EINTR (a signal ended the wait), -EIO (a
+ * short record), -errno. */
 int pc_read_launch_error(int fd, pc_launch_error *e, int timeout_ms);
+
+/* write(2) that returns EPIPE instead of raising SIGPIPE: the child at the other end of the
+ * sync pipe may have failed a step and exited before it is let go. Only this thread's mask
+ * changes, for the length of the call. */
+long pc_write_no_sigpipe(int fd, const void *buf, size_t len);
 
 /* A sealed memfd (no write, grow, shrink or further seals) holding `len` bytes of `data`, named
  * `name`; close-on-exec. Returns the descriptor or -errno. */
