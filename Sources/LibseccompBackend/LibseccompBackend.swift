@@ -43,6 +43,86 @@ public enum LibseccompBackend {
         return program
     }
 
+    /// An OCI `linux.seccomp` object, as an OCI runtime reads it.
+    public struct OCIProfile: Sendable {
+        public struct Arg: Sendable {
+            public var index: UInt32, value: UInt64, valueTwo: UInt64, op: String
+            public init(index: UInt32, value: UInt64, valueTwo: UInt64, op: String) {
+                (self.index, self.value, self.valueTwo, self.op) = (index, value, valueTwo, op)
+            }
+        }
+        public struct Syscall: Sendable {
+            public var names: [String], action: String, errnoRet: UInt32?, args: [Arg]
+            public init(names: [String], action: String, errnoRet: UInt32?, args: [Arg]) {
+                (self.names, self.action, self.errnoRet, self.args) = (names, action, errnoRet, args)
+            }
+        }
+        public var defaultAction: String, defaultErrnoRet: UInt32?, architectures: [String], syscalls: [Syscall]
+        public init(defaultAction: String, defaultErrnoRet: UInt32?, architectures: [String], syscalls: [Syscall]) {
+            (self.defaultAction, self.defaultErrnoRet, self.architectures, self.syscalls) = (defaultAction, defaultErrnoRet, architectures, syscalls)
+        }
+    }
+
+    /// The filter runc 1.1 (libcontainer/seccomp/seccomp_linux.go) builds from `profile` through
+    /// libseccomp: the native architecture always, the listed ones added; rules in file order,
+    /// a syscall libseccomp does not know skipped, a rule with the default action skipped;
+    /// `errnoRet` absent means EPERM; several comparisons on one argument index become one rule
+    /// each (an OR), the others one rule (an AND). A rule libseccomp refuses fails the build,
+    /// as it fails `runc run`.
+    public static func compileLikeRunc(_ profile: OCIProfile) throws -> BPFProgram {
+        let defaultAction = try ociAction(profile.defaultAction, errnoRet: profile.defaultErrnoRet)
+        guard let ctx = seccomp_init(defaultAction) else { throw Failure(message: "seccomp_init failed") }
+        defer { seccomp_release(ctx) }
+        for name in profile.architectures {
+            let token = seccomp_arch_resolve_name(String(name.dropFirst("SCMP_ARCH_".count)).lowercased())
+            guard token != 0 else { throw Failure(message: "unknown architecture \(name)") }
+            let rc = seccomp_arch_add(ctx, token)
+            // The native architecture is there already (-EEXIST).
+            if rc != -System.alreadyExists { try check(rc, "seccomp_arch_add(\(name))") }
+        }
+        for call in profile.syscalls {
+            let action = try ociAction(call.action, errnoRet: call.errnoRet)
+            guard action != defaultAction else { continue }
+            let conditions = try call.args.map(ociCondition)
+            let repeated = Dictionary(grouping: call.args, by: \.index).values.contains { $0.count > 1 }
+            let rules = repeated ? conditions.map { [$0] } : [conditions]
+            for name in call.names {
+                let nr = seccomp_syscall_resolve_name(name)
+                guard nr != __NR_SCMP_ERROR else { continue }
+                for var rule in rules {
+                    let rc = rule.withUnsafeMutableBufferPointer { seccomp_rule_add_array(ctx, action, nr, UInt32($0.count), $0.baseAddress) }
+                    try check(rc, "adding the rule for \(name)")
+                }
+            }
+        }
+        let bytes = try System.capture { fd in seccomp_export_bpf(ctx, fd) }
+        guard let program = BPFProgram(bytes: bytes) else { throw Failure(message: "libseccomp exported no program") }
+        return program
+    }
+
+    private static func ociAction(_ name: String, errnoRet: UInt32?) throws -> UInt32 {
+        switch name {
+        case "SCMP_ACT_ALLOW": return Action.allow.seccompRet
+        case "SCMP_ACT_LOG": return Action.log.seccompRet
+        case "SCMP_ACT_ERRNO": return 0x0005_0000 | ((errnoRet ?? 1) & 0xFFFF)
+        case "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD": return Action.killThread.seccompRet
+        case "SCMP_ACT_KILL_PROCESS": return Action.killProcess.seccompRet
+        case "SCMP_ACT_TRAP": return Action.trap.seccompRet
+        case "SCMP_ACT_TRACE": return 0x7FF0_0000 | ((errnoRet ?? 1) & 0xFFFF)
+        case "SCMP_ACT_NOTIFY": return Action.notify.seccompRet
+        default: throw Failure(message: "unknown action \(name)")
+        }
+    }
+
+    private static func ociCondition(_ arg: OCIProfile.Arg) throws -> scmp_arg_cmp {
+        let ops: [String: scmp_compare] = [
+            "SCMP_CMP_NE": SCMP_CMP_NE, "SCMP_CMP_LT": SCMP_CMP_LT, "SCMP_CMP_LE": SCMP_CMP_LE, "SCMP_CMP_EQ": SCMP_CMP_EQ,
+            "SCMP_CMP_GE": SCMP_CMP_GE, "SCMP_CMP_GT": SCMP_CMP_GT, "SCMP_CMP_MASKED_EQ": SCMP_CMP_MASKED_EQ,
+        ]
+        guard let op = ops[arg.op] else { throw Failure(message: "unknown operator \(arg.op)") }
+        return scmp_arg_cmp(arg: arg.index, op: op, datum_a: arg.value, datum_b: arg.valueTwo)
+    }
+
     /// libseccomp's own token for an architecture.
     static func token(_ arch: Arch) -> UInt32 {
         switch arch {

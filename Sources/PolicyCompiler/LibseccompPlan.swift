@@ -29,8 +29,12 @@ public struct LibseccompPlan: Sendable {
             let universe: UInt64 = abi.arch.hasWideArguments ? .max : 0xFFFF_FFFF
             for (action, terms) in try disjointRules(abi.rules[number]!, name: name) where action != defaultAction {
                 for term in terms {
-                    out += try splitSameArgument(term, universe: universe, name: name).map {
-                        Rule(name: name, key: RuleKey(action: action, comparisons: $0, arches: nil))
+                    for comparisons in try splitSameArgument(term, universe: universe, name: name) {
+                        // libseccomp would drop the mask of any other operator: never emitted.
+                        guard comparisons.allSatisfy({ $0.mask == nil || $0.op == .eq }) else {
+                            throw .notExpressible("'\(name)': \(comparisons) needs a masked comparison libseccomp does not have")
+                        }
+                        out.append(Rule(name: name, key: RuleKey(action: action, comparisons: comparisons, arches: nil)))
                     }
                 }
             }
@@ -98,13 +102,10 @@ public struct LibseccompPlan: Sendable {
     /// Disjunctive normal form with negations pushed onto comparisons; unsatisfiable terms dropped.
     static func dnf(_ expr: BoolExpr, name: String, negated: Bool = false) throws(SeccompJSONEmitter.EmitError) -> [[ArgCmp]] {
         switch (expr, negated) {
+        case (.cmp(let c), _) where c.mask != nil:
+            return maskedEqualities(ArgCmp(arg: c.arg, mask: c.mask, op: negated ? c.op.negated : c.op, value: c.value))
         case (.cmp(let c), false): return [[c]]
-        case (.cmp(let c), true):
-            guard c.mask == nil || c.op != .eq else {
-                throw .notExpressible("'\(name)': a rule must not match '\(c)', and libseccomp has no masked not-equal comparison")
-            }
-            if c.mask != nil { return [[ArgCmp(arg: c.arg, mask: c.mask, op: .eq, value: c.value)]] }
-            return [[ArgCmp(arg: c.arg, mask: nil, op: c.op.negated, value: c.value)]]
+        case (.cmp(let c), true): return [[ArgCmp(arg: c.arg, mask: nil, op: c.op.negated, value: c.value)]]
         case (.not(let inner), _): return try dnf(inner, name: name, negated: !negated)
         case (.and(let parts), false), (.or(let parts), true):
             var terms: [[ArgCmp]] = [[]]
@@ -122,6 +123,59 @@ public struct LibseccompPlan: Sendable {
             guard terms.count <= maxTerms else { throw .notExpressible("'\(name)': the condition expands to more than \(maxTerms) libseccomp rules") }
             return terms
         }
+    }
+
+    /// libseccomp masks only equality (SCMP_CMP_MASKED_EQ; its other operators compare the whole
+    /// argument): any other masked comparison is restated as disjoint masked equalities, one
+    /// per bit where the masked argument first departs from what it is compared with. A term
+    /// with no comparison left always holds.
+    static func maskedEqualities(_ c: ArgCmp) -> [[ArgCmp]] {
+        let mask = c.mask ?? .max
+        func term(_ m: UInt64, _ v: UInt64) -> [ArgCmp] { m == 0 ? [] : [ArgCmp(arg: c.arg, mask: m, op: .eq, value: v)] }
+        switch c.op {
+        case .eq: return [term(mask, c.value)]
+        case .ne:
+            // The highest bit of the mask where the argument differs from the value.
+            return bits(of: mask).map { bit in
+                let above = mask & ~(bit | (bit - 1))
+                return term(above | bit, (c.value & above) | (~c.value & bit))
+            }
+        case .lt: return below(c.value, mask: mask, term)
+        case .le: return c.value == .max ? [[]] : below(c.value + 1, mask: mask, term)
+        case .gt: return c.value == .max ? [] : above(c.value, mask: mask, term)
+        case .ge: return c.value == 0 ? [[]] : above(c.value - 1, mask: mask, term)
+        }
+    }
+
+    /// Masked values (`arg & mask`) below `value`: those equal to it above some bit where the
+    /// value has a 1 and they a 0. Where the value has a 1 outside the mask, the masked value
+    /// (0 there) is below it whatever lies under.
+    private static func below(_ value: UInt64, mask: UInt64, _ term: (UInt64, UInt64) -> [ArgCmp]) -> [[ArgCmp]] {
+        var terms: [[ArgCmp]] = []
+        for bit in bits(of: value) {
+            let above = ~(bit | (bit - 1))
+            if value & above & ~mask != 0 { continue }   // decided at a higher bit
+            terms.append(term(mask & (above | bit), value & mask & above))
+            if mask & bit == 0 { break }                  // every lower bit is decided here
+        }
+        return terms
+    }
+
+    /// Masked values above `value`: equal to it above some bit of the mask where the value has
+    /// a 0 and they a 1 (none where the value has a 1 outside the mask above that bit).
+    private static func above(_ value: UInt64, mask: UInt64, _ term: (UInt64, UInt64) -> [ArgCmp]) -> [[ArgCmp]] {
+        var terms: [[ArgCmp]] = []
+        for bit in bits(of: mask & ~value) {
+            let higher = ~(bit | (bit - 1))
+            if value & higher & ~mask != 0 { break }
+            terms.append(term(mask & (higher | bit), (value & mask & higher) | bit))
+        }
+        return terms
+    }
+
+    /// The set bits of `x`, highest first.
+    private static func bits(of x: UInt64) -> [UInt64] {
+        (0..<64).reversed().map { UInt64(1) << UInt64($0) }.filter { x & $0 != 0 }
     }
 
     /// libseccomp takes one comparison per argument in a rule: several on one argument become

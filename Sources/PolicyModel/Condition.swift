@@ -113,13 +113,14 @@ public struct ArgCmp: Hashable, Sendable, CustomStringConvertible {
     public var op: CmpOp
     public var value: UInt64
 
-    /// A masked comparison ignores value bits outside the mask, as libseccomp's
-    /// SCMP_CMP_MASKED_EQ does ("the masked argument equals the masked datum").
+    /// A masked equality ignores value bits outside the mask, as libseccomp's
+    /// SCMP_CMP_MASKED_EQ does ("the masked argument equals the masked datum"). An order
+    /// compares the masked argument with the whole value: `(arg0 & 0xff) < 0x100` always holds.
     public init(arg: Int, mask: UInt64?, op: CmpOp, value: UInt64) {
         self.arg = arg
         self.mask = mask
         self.op = op
-        self.value = mask.map { value & $0 } ?? value
+        self.value = (op == .eq || op == .ne) ? mask.map { value & $0 } ?? value : value
     }
 
     public func holds(_ args: [UInt64]) -> Bool {

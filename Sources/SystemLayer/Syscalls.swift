@@ -16,6 +16,8 @@ public struct SystemError: Error, Hashable, CustomStringConvertible {
 
 /// The system calls policyc makes, each wrapped once.
 public enum System {
+    /// EEXIST, for callers that see errno values without Glibc (libseccomp returns -errno).
+    public static let alreadyExists = EEXIST
     /// Reads everything `write` puts into an anonymous in-memory file.
     public static func capture(_ write: (Int32) -> Int32) throws(SystemError) -> [UInt8] {
         let fd = pc_memfd_create("policyc")

@@ -137,8 +137,16 @@ enum RandomPolicy {
     }
 
     /// A conjunction over distinct arguments, or (without range comparisons) two of them or'ed.
+    /// With ranges, sometimes one masked comparison of any operator alone (it becomes several
+    /// masked-equality rules, which libseccomp 2.5.4 mis-compiles next to a range comparison).
     static func condition(ranges: Bool, using rng: inout SplitMix) -> String {
         let ops = ranges ? Self.ops : ["=="]
+        if ranges, rng.next() % 3 == 0 {
+            let mask = rng.next() % 2 == 0 ? rng.next() % 0x100 : value(using: &rng)
+            let negate = rng.next() % 4 == 0
+            let cmp = "(arg\(rng.next() % 6) & 0x\(String(mask, radix: 16))) \(ops.randomElement(using: &rng)!) 0x\(String(value(using: &rng), radix: 16))"
+            return negate ? "!(\(cmp))" : cmp
+        }
         func conjunction() -> String {
             let args = Array((0..<6).shuffled(using: &rng).prefix(1 + Int(rng.next() % 3)))
             return args.map { arg -> String in

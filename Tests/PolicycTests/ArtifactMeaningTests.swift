@@ -1,0 +1,95 @@
+import Foundation
+import LibseccompBackend
+import PolicyCompiler
+import PolicyModel
+import Testing
+
+/// Every artifact means what NAME.bpf means, read the way its consumer reads it (issue 9).
+@Suite struct ArtifactMeaningTests {
+    static let socketNr: UInt32 = 41, getpidNr: UInt32 = 39, getppidNr: UInt32 = 110
+
+    /// NAME.seccomp.json as runc hands it to libseccomp.
+    static func ociProfile(_ json: String) throws -> LibseccompBackend.OCIProfile {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        func number(_ v: Any?) -> UInt64? { (v as? NSNumber)?.uint64Value }
+        let syscalls = (object["syscalls"] as? [[String: Any]] ?? []).map { entry in
+            LibseccompBackend.OCIProfile.Syscall(
+                names: entry["names"] as? [String] ?? [], action: entry["action"] as? String ?? "",
+                errnoRet: number(entry["errnoRet"]).map { UInt32($0) },
+                args: (entry["args"] as? [[String: Any]] ?? []).map {
+                    .init(index: UInt32(number($0["index"]) ?? 0), value: number($0["value"]) ?? 0,
+                          valueTwo: number($0["valueTwo"]) ?? 0, op: $0["op"] as? String ?? "")
+                })
+        }
+        return .init(defaultAction: object["defaultAction"] as? String ?? "", defaultErrnoRet: number(object["defaultErrnoRet"]).map { UInt32($0) },
+                     architectures: object["architectures"] as? [String] ?? [], syscalls: syscalls)
+    }
+
+    static func policy(_ when: String) -> String {
+        """
+        policyc: v1
+        name: masked
+        seccomp:
+          defaultAction: allow
+          architectures: [x86_64]
+          syscalls:
+            - names: [socket]
+              action: errno(EACCES)
+              when: "\(when)"
+        """
+    }
+
+    /// An order compares the masked argument with the whole value; only equality masks it.
+    @Test func maskedOrderComparesTheWholeValue() throws {
+        let filter = try #require(compile(text: Self.policy("(arg0 & 0xff) < 0x100 || (arg1 & 0xf) > 0x13")).0)
+        let interpreter = BPFInterpreter(filter.program)
+        for x: UInt64 in [0, 0xff, 0x1ff, .max] {
+            let verdict = try interpreter.run(auditArch: Arch.x86_64.auditArch, nr: Self.socketNr, args: [x, x, 0, 0, 0, 0]).action
+            #expect(verdict == .errno(13), "arg0 = \(x)")
+        }
+        #expect(ArgCmp(arg: 0, mask: 0xff, op: .lt, value: 0x100).holds([0x1ff, 0, 0, 0, 0, 0]))
+        #expect(!ArgCmp(arg: 0, mask: 0xf, op: .gt, value: 0x13).holds([.max, 0, 0, 0, 0, 0]))
+        #expect(ArgCmp(arg: 0, mask: 0xf, op: .eq, value: 0x13).value == 3)
+    }
+
+    static let maskedConditions = [
+        "(arg2 & 4) != 4", "(arg2 & 4) == 4", "(arg2 & 0x5c) < 0x31", "(arg2 & 0x5c) <= 0x44", "(arg2 & 0x5c) > 0x13",
+        "(arg2 & 0x5c) >= 0x48", "(arg2 & 0xf0) > 0x1ff", "(arg2 & 0xf0) < 0x100", "(arg2 & 0x3) != 1", "!((arg2 & 4) == 4)",
+        "(arg2 & 0x81) != 0x81 && arg0 == 2", "!((arg2 & 0x30) < 0x20)", "(arg2 & 0) < 1", "(arg2 & 0xfe) >= 0",
+    ]
+
+    /// runc, reading NAME.seccomp.json, builds a filter that answers every value of the masked
+    /// argument as NAME.bpf does (the mask was dropped before: `socket(2, 1, 5)` got through).
+    @Test(arguments: maskedConditions)
+    func maskedComparisonMeansTheSameToRunc(_ when: String) throws {
+        let filter = try #require(compile(text: Self.policy(when)).0)
+        let json = try SeccompJSONEmitter(filter).object().render()
+        let runc = try LibseccompBackend.compileLikeRunc(try Self.ociProfile(json))
+        let ours = BPFInterpreter(filter.program), theirs = BPFInterpreter(runc)
+        for arg2 in 0..<UInt64(0x200) {
+            for arg0: UInt64 in [2, 10] {
+                let args = [arg0, 1, arg2 | 0xABC0_0000_0000_0000, 0, 0, 0]
+                let a = try ours.run(auditArch: Arch.x86_64.auditArch, nr: Self.socketNr, args: args).action
+                let b = try theirs.run(auditArch: Arch.x86_64.auditArch, nr: Self.socketNr, args: args).action
+                #expect(a == b, "\(when): socket(\(arg0), 1, \(args[2])): NAME.bpf \(a), runc \(b)\n\(json)")
+                if a != b { return }
+            }
+        }
+        if when == "(arg2 & 4) != 4" {
+            // 5 & 4 is 4: the rule does not match, under runc either.
+            #expect(try theirs.run(auditArch: Arch.x86_64.auditArch, nr: Self.socketNr, args: [2, 1, 5, 0, 0, 0]).action == .allow)
+        }
+    }
+
+    /// The JSON never carries a mask on an operator libseccomp applies to the whole argument.
+    @Test func onlyEqualityCarriesAMask() throws {
+        for when in Self.maskedConditions {
+            let filter = try #require(compile(text: Self.policy(when)).0)
+            let json = try SeccompJSONEmitter(filter).object().render()
+            let profile = try Self.ociProfile(json)
+            for arg in profile.syscalls.flatMap(\.args) where arg.op != "SCMP_CMP_MASKED_EQ" {
+                #expect(arg.index != 2, "\(when): \(arg.op) on the masked argument\n\(json)")
+            }
+        }
+    }
+}
