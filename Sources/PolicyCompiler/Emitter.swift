@@ -38,8 +38,10 @@ final class BackwardEmitter {
 
     func jump(_ code: UInt16, _ k: UInt32, ifTrue: Label, ifFalse: Label) -> Label {
         var t = ifTrue, f = ifFalse
-        if offset(to: t) > 255 { t = reach(t) }
-        if offset(to: f) > 255 { f = reach(f) }
+        // A trampoline for one target moves the other one further: until both are in reach.
+        while offset(to: t) > 255 || offset(to: f) > 255 {
+            if offset(to: t) > 255 { t = reach(t) } else { f = reach(f) }
+        }
         return append(BPFInstruction(code: code, jt: UInt8(offset(to: t)), jf: UInt8(offset(to: f)), k: k))
     }
 
