@@ -267,6 +267,9 @@ public func parseNumber(_ literal: String) -> UInt64? {
 public struct ConditionParser {
     private var tokens: [(Token, Int)]
     private var position = 0
+    private var depth = 0
+    /// Deeper nesting is an error, not a stack overflow in the parser or the passes after it.
+    public static let maxDepth = 100
 
     public static func parse(_ text: String) throws(ExprError) -> CondExpr {
         var parser = ConditionParser(tokens: try Lexer(text).tokens)
@@ -311,12 +314,24 @@ public struct ConditionParser {
         return parts.count == 1 ? parts[0] : .and(parts)
     }
 
+    /// One level further into `!` or parentheses.
+    private mutating func enter() throws(ExprError) {
+        depth += 1
+        guard depth <= Self.maxDepth else {
+            throw ExprError(offset: offset, message: "the condition nests deeper than \(Self.maxDepth) levels of '!' and parentheses")
+        }
+    }
+
     mutating func parseUnary() throws(ExprError) -> CondExpr {
         if peek == .punct("!") {
+            try enter()
+            defer { depth -= 1 }
             advance()
             return .not(try parseUnary())
         }
         if peek == .punct("("), !startsMaskedOperand {
+            try enter()
+            defer { depth -= 1 }
             advance()
             let inner = try parseOr()
             try expect(")")
@@ -404,6 +419,8 @@ public struct ConditionParser {
             advance()
             return .constant(name, column: column)
         case .punct("("):
+            try enter()
+            defer { depth -= 1 }
             advance()
             let inner = try parseValue()
             try expect(")")

@@ -80,7 +80,18 @@ import Testing
         Case(name: "filter too long", text: head + "seccomp:\n  syscalls:\n" + (0..<300).map { i in
             "    - names: [\(["read", "write", "open", "close", "stat", "fstat", "lstat", "poll", "lseek", "mmap"][i % 10])]\n      action: allow\n      when: \"arg\(i % 6) in [\((1...12).map { String($0 * (i + 3)) }.joined(separator: ", "))]\"\n"
         }.joined(), fragment: "BPF_MAXINSNS", at: nil),
+        // These overflowed the parser's stack (SIGSEGV) or took seconds.
+        Case(name: "40 000 nested '!'", text: deep(String(repeating: "!", count: 40_000) + "arg0 == 1"), fragment: "nests deeper than 100", at: "8:114"),
+        Case(name: "50 000 nested parentheses", text: deep(String(repeating: "(", count: 50_000) + "arg0 == 1" + String(repeating: ")", count: 50_000)),
+             fragment: "nests deeper than 100", at: "8:114"),
+        Case(name: "50 000 parentheses around a value", text: deep("arg0 == " + String(repeating: "(", count: 50_000) + "1" + String(repeating: ")", count: 50_000)),
+             fragment: "nests deeper than 100", at: "8:122"),
     ]
+
+    /// A policy whose one rule has `when` condition (the condition starts at column 14 of line 8).
+    static func deep(_ when: String) -> String {
+        head + "seccomp:\n  defaultAction: allow\n  syscalls:\n    - names: [read]\n      action: errno(EPERM)\n      when: \"\(when)\"\n"
+    }
 
     @Test(arguments: cases)
     func rejectedWithLocatedError(_ c: Case) throws {
