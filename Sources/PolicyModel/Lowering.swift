@@ -13,7 +13,12 @@ public struct Lowering {
         heldCapabilities = Capabilities.resolve(policy.capabilities)
     }
 
-    public var architectures: [Arch] { policy.seccomp.architectures?.value ?? Arch.native.compatArches }
+    /// The listed architectures, the native one always among them (first): runc and
+    /// libseccomp keep it in every filter, so a list without it does not take it out.
+    public var architectures: [Arch] {
+        guard let listed = policy.seccomp.architectures?.value else { return Arch.native.compatArches }
+        return listed.isEmpty || listed.contains(.native) ? listed : [.native] + listed
+    }
 
     public func lower() -> FilterIR? {
         let spec = policy.seccomp
@@ -112,7 +117,11 @@ public struct Lowering {
 
     /// `.some(nil)`: always holds; `nil`: a constant is missing on this architecture (reported).
     private func condition(of rule: SeccompRule, on arch: Arch) -> BoolExpr?? {
-        var parts: [BoolExpr] = rule.args.map { .cmp($0.comparison) }
+        // runc: comparisons on distinct arguments are one rule (all must hold); once one
+        // argument is compared twice, every comparison is a rule of its own (any may hold).
+        let comparisons = rule.args.map { BoolExpr.cmp($0.comparison) }
+        let repeated = Set(rule.args.map(\.comparison.arg)).count < rule.args.count
+        var parts: [BoolExpr] = repeated ? [.or(comparisons)] : comparisons
         if let when = rule.when {
             switch when.value.resolve(on: arch) {
             case .success(let expr): parts.insert(expr, at: 0)

@@ -75,11 +75,11 @@ struct PolicyParser {
     func parseSeccomp(_ node: Node) -> SeccompSpec? {
         guard let entries = reader.mapping(node, "seccomp", allowed: Self.seccompKeys) else { return nil }
         var spec = SeccompSpec()
-        let defaultErrno = errnoField(entries, number: "defaultErrnoRet", name: "defaultErrno") ?? 1
+        let defaultErrnoRet = errnoField(entries, number: "defaultErrnoRet", name: "defaultErrno")
         var archMapArches: [Arch]?
         for (key, _, value) in entries {
             switch key {
-            case "defaultAction": spec.defaultAction = reader.action(value, "defaultAction", defaultErrno: defaultErrno)
+            case "defaultAction": spec.defaultAction = cappingErrno(reader.action(value, "defaultAction", errnoRet: defaultErrnoRet))
             case "badArchAction": spec.badArchAction = reader.action(value, "badArchAction")
             case "newSyscallAction": spec.newSyscallAction = reader.action(value, "newSyscallAction", defaultErrno: 38)
             case "baseline": spec.baseline = reader.kernelVersion(value, "baseline")
@@ -90,7 +90,7 @@ struct PolicyParser {
             case "archMap": archMapArches = parseArchMap(value)
             case "syscalls":
                 if let items = reader.sequence(value, "syscalls") {
-                    spec.rules = items.compactMap { parseRule($0, defaultErrno: defaultErrno) }
+                    spec.rules = items.compactMap(parseRule)
                 }
             case "flags":
                 if case .scalar(let s) = value, s.string.isEmpty { break }
@@ -110,15 +110,12 @@ struct PolicyParser {
         return spec
     }
 
-    /// OCI's numeric `errnoRet` and containers/common's `errno` name; they must agree.
+    /// OCI's numeric `errnoRet` and containers/common's `errno` name; they must agree. The
+    /// number is an errno for SCMP_ACT_ERRNO and 16 bits of trace data for SCMP_ACT_TRACE.
     private func errnoField(_ entries: [(String, Node, Node)], number: String, name: String) -> UInt16? {
         var numeric: UInt16?, named: UInt16?
         if let (_, _, value) = entries.first(where: { $0.0 == number }), let n = reader.number(value, number, max: 0xFFFF) {
-            // The kernel caps SECCOMP_RET_ERRNO data at MAX_ERRNO; libseccomp refuses more.
-            if n.value > 4095 {
-                diagnostics.warning(n.location, "\(number) \(n.value) is above 4095 (MAX_ERRNO); the kernel returns 4095, and so does this filter")
-            }
-            numeric = UInt16(min(n.value, 4095))
+            numeric = UInt16(n.value)
         }
         if let (_, _, value) = entries.first(where: { $0.0 == name }), let text = reader.string(value, name) {
             if let v = Constants.errnoNames[text.value] { named = v } else {
@@ -159,7 +156,16 @@ struct PolicyParser {
         return nil
     }
 
-    private func parseRule(_ node: Node, defaultErrno: UInt16) -> SeccompRule? {
+    /// The kernel caps SECCOMP_RET_ERRNO data at MAX_ERRNO (libseccomp refuses more); trace
+    /// data keeps its 16 bits.
+    private func cappingErrno(_ action: Located<Action>?) -> Located<Action>? {
+        guard let action, case .errno(let e) = action.value, e > 4095 else { return action }
+        diagnostics.warning(action.location, "errno \(e) is above 4095 (MAX_ERRNO); the kernel returns 4095, and so does this filter")
+        return Located(.errno(4095), action.location)
+    }
+
+    /// A rule; a bare SCMP_ACT_ERRNO is EPERM, whatever `defaultErrnoRet` says, as in runc.
+    private func parseRule(_ node: Node) -> SeccompRule? {
         guard let entries = reader.mapping(node, "a syscalls rule", allowed: Self.ruleKeys) else { return nil }
         let errnoRet = errnoField(entries, number: "errnoRet", name: "errno")
         var names: [Located<String>] = []
@@ -172,7 +178,7 @@ struct PolicyParser {
             switch key {
             case "names": names += reader.strings(value, "names") ?? []
             case "name": if let n = reader.string(value, "name") { names.append(n) }
-            case "action": action = reader.action(value, "action", errnoRet: errnoRet, defaultErrno: defaultErrno)
+            case "action": action = cappingErrno(reader.action(value, "action", errnoRet: errnoRet))
             case "when": when = parseWhen(value)
             case "args":
                 if case .scalar(let s) = value, s.string.isEmpty || s.string == "null" { break }

@@ -93,3 +93,68 @@ import Testing
         }
     }
 }
+
+/// An OCI/Docker seccomp profile given to policyc means what runc makes of the same file.
+@Suite struct ImportMeaningTests {
+    static let cases: [(String, String)] = [
+        ("bare SCMP_ACT_ERRNO is EPERM, not defaultErrnoRet", """
+            {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "architectures": ["SCMP_ARCH_X86_64"],
+             "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO"}, {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
+            """),
+        ("two comparisons on one argument are an OR", """
+            {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+             "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                           "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 3, "op": "SCMP_CMP_GT"}]},
+                          {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]}]}
+            """),
+        ("the native architecture stays in the filter", """
+            {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86"],
+             "syscalls": [{"names": ["getpid", "read"], "action": "SCMP_ACT_ALLOW"}, {"names": ["uname"], "action": "SCMP_ACT_LOG"}]}
+            """),
+        ("trace data keeps 16 bits", """
+            {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+             "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_TRACE", "errnoRet": 5000}]}
+            """),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func profileMeansWhatRuncMakesOfIt(_ name: String) throws {
+        let json = try #require(Self.cases.first { $0.0 == name }?.1)
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(json.utf8).write(to: URL(fileURLWithPath: dir + "/profile.json"))
+        let (compiled, bag) = compile(path: dir + "/profile.json")
+        let filter = try #require(compiled, "\(bag.errors)")
+        let runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json))
+        #expect(try compareWithReference(filter, reference: runc, seed: 11) > 100)
+        // Native syscalls, whatever the list says (read, getpid, uname, ptrace, kill, personality).
+        let ours = BPFInterpreter(filter.program), theirs = BPFInterpreter(runc)
+        for nr: UInt32 in [0, 39, 63, 101, 62, 135] {
+            for args: [UInt64] in [[0, 0, 0, 0, 0, 0], [8, 4, 0, 0, 0, 0], [1, 9, 0, 0, 0, 0]] {
+                let a = try ours.run(auditArch: Arch.x86_64.auditArch, nr: nr, args: args).action
+                let b = try theirs.run(auditArch: Arch.x86_64.auditArch, nr: nr, args: args).action
+                #expect(a == b, "x86_64 syscall \(nr) \(args): policyc \(a), runc \(b)")
+            }
+        }
+        // Its own output says the same to runc.
+        let emitted = try SeccompJSONEmitter(filter).object().render()
+        let again = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(emitted))
+        #expect(try compareWithReference(filter, reference: again, seed: 12) > 100)
+    }
+
+    /// errno data is capped at MAX_ERRNO with a warning; trace data is not.
+    @Test func errnoIsCappedAndTraceDataIsNot() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("""
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_TRACE", "errnoRet": 5000},
+                                                            {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5000}]}
+            """.utf8).write(to: URL(fileURLWithPath: dir + "/p.json"))
+        let (compiled, bag) = compile(path: dir + "/p.json")
+        let filter = try #require(compiled, "\(bag.errors)")
+        let interpreter = BPFInterpreter(filter.program)
+        #expect(try interpreter.run(auditArch: Arch.x86_64.auditArch, nr: 101).action == .trace(5000))
+        #expect(try interpreter.run(auditArch: Arch.x86_64.auditArch, nr: 39).action == .errno(4095))
+        #expect(bag.items.filter { $0.message.contains("above 4095") }.count == 1, "\(bag.items)")
+    }
+}
