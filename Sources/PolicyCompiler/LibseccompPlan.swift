@@ -28,11 +28,14 @@ public struct LibseccompPlan: Sendable {
             let name = abi.table.name(of: number)!
             let universe: UInt64 = abi.arch.hasWideArguments ? .max : 0xFFFF_FFFF
             for (action, terms) in try disjointRules(abi.rules[number]!, name: name) where action != defaultAction {
+                let origin = abi.rules[number]!.first { $0.action == action }!.origin
                 for term in terms {
-                    for comparisons in try splitSameArgument(term, universe: universe, name: name) {
+                    let split: [[ArgCmp]]
+                    do { split = try splitSameArgument(term, universe: universe, name: name) } catch { throw error.located(origin) }
+                    for comparisons in split {
                         // libseccomp would drop the mask of any other operator: never emitted.
                         guard comparisons.allSatisfy({ $0.mask == nil || $0.op == .eq }) else {
-                            throw .notExpressible("'\(name)': \(comparisons) needs a masked comparison libseccomp does not have")
+                            throw .notExpressible("'\(name)': \(comparisons) needs a masked comparison libseccomp does not have", at: origin)
                         }
                         out.append(Rule(name: name, key: RuleKey(action: action, comparisons: comparisons, arches: nil)))
                     }
@@ -67,7 +70,8 @@ public struct LibseccompPlan: Sendable {
             for (arch, byName) in holders {
                 let expected = arch.hasWideArguments ? keys : keys.map(narrow)
                 guard (byName[name] ?? []) == expected else {
-                    throw .notExpressible("syscall '\(name)' has different rules on \(reference.0.rawValue) and \(arch.rawValue) (constants differ there); OCI seccomp JSON applies one rule set to every architecture — compile separately per architecture")
+                    let origin = ir.arches.lazy.compactMap { abi in abi.table.number(of: name).flatMap { abi.rules[$0]?.first?.origin } }.first
+                    throw .notExpressible("syscall '\(name)' has different rules on \(reference.0.rawValue) and \(arch.rawValue) (constants differ there); OCI seccomp JSON applies one rule set to every architecture — compile separately per architecture", at: origin)
                 }
             }
             rules += keys.map { Rule(name: name, key: $0) }
@@ -87,7 +91,8 @@ public struct LibseccompPlan: Sendable {
             for earlier in rules[..<i] where earlier.action != rule.action {
                 parts.append(.not(earlier.condition ?? .alwaysTrue))
             }
-            let terms = try dnf(.and(parts), name: name)
+            let terms: [[ArgCmp]]
+            do { terms = try dnf(.and(parts), name: name) } catch { throw error.located(rule.origin) }
             if let at = result.firstIndex(where: { $0.0 == rule.action }) { result[at].1 += terms }
             else { result.append((rule.action, terms)) }
         }
@@ -228,16 +233,31 @@ public struct LibseccompPlan: Sendable {
         return set
     }
 
-    /// One comparison standing for an interval (nil: no constraint), or a few equalities.
+    /// One comparison standing for an interval (nil: no constraint), or masked equalities, one
+    /// per aligned block the interval splits into (`5...12` is `5`, `6...7`, `8...11`, `12`).
     static func comparisons(arg: Int, lo: UInt64, hi: UInt64, universe: UInt64, name: String) throws(SeccompJSONEmitter.EmitError) -> [ArgCmp?] {
         if lo == 0, hi == universe { return [nil] }
         if lo == hi { return [ArgCmp(arg: arg, mask: nil, op: .eq, value: lo)] }
         if lo == 0 { return [ArgCmp(arg: arg, mask: nil, op: .le, value: hi)] }
         if hi == universe { return [ArgCmp(arg: arg, mask: nil, op: .ge, value: lo)] }
-        guard hi - lo < 16 else {
-            throw .notExpressible("'\(name)': arg\(arg) must lie between \(lo) and \(hi); libseccomp has no range comparison")
+        return alignedBlocks(lo, hi).map { base, bits in
+            bits == 0 ? ArgCmp(arg: arg, mask: nil, op: .eq, value: base)
+                      : ArgCmp(arg: arg, mask: universe & ~((1 << UInt64(bits)) - 1), op: .eq, value: base)
         }
-        return (lo...hi).map { ArgCmp(arg: arg, mask: nil, op: .eq, value: $0) }
+    }
+
+    /// `lo...hi` (not the whole range) as blocks of 2^bits values starting at a multiple of 2^bits.
+    static func alignedBlocks(_ lo: UInt64, _ hi: UInt64) -> [(base: UInt64, bits: Int)] {
+        var blocks: [(UInt64, Int)] = []
+        var x = lo
+        while true {
+            var bits = min(x == 0 ? 63 : x.trailingZeroBitCount, 63)
+            while bits > 0 && x + ((1 << UInt64(bits)) - 1) > hi { bits -= 1 }
+            blocks.append((x, bits))
+            let last = x + ((1 << UInt64(bits)) - 1)
+            if last >= hi { return blocks }
+            x = last + 1
+        }
     }
 
     /// `a ∧ b` as one libseccomp rule: nil when contradictory, an error when two different

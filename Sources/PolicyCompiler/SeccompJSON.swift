@@ -9,9 +9,17 @@ public struct SeccompJSONEmitter {
     public init(_ filter: CompiledFilter) { self.filter = filter }
 
     public enum EmitError: Error, CustomStringConvertible {
-        case notExpressible(String)
+        /// What cannot be said, and the rule that says it.
+        case notExpressible(String, at: SourceLocation? = nil)
         public var description: String {
-            switch self { case .notExpressible(let why): return why }
+            switch self { case .notExpressible(let why, _): return why }
+        }
+        public var location: SourceLocation? {
+            switch self { case .notExpressible(_, let at): return at }
+        }
+        /// The error, at `origin` unless it names a rule already.
+        func located(_ origin: SourceLocation) -> EmitError {
+            switch self { case .notExpressible(let why, let at): return .notExpressible(why, at: at ?? origin) }
         }
     }
 

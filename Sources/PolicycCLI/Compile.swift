@@ -51,18 +51,24 @@ struct Compile: ParsableCommand {
         let filter = try options.compile(file)
         try runTests(filter)
         let program = try bpf(filter)
-        let outputs = try render(filter, program: program)
+        // Only what is asked for is rendered; one output that cannot be written stops none
+        // of the others, and the command fails at the end.
+        var failed = false
         if let format {
-            let (_, bytes) = outputs.first { $0.0 == format }!
-            try write(bytes, to: output ?? "\(filter.policy.name).\(format.suffix)")
+            if let bytes = render(format, filter, program: program) {
+                try write(bytes, to: output ?? "\(filter.policy.name).\(format.suffix)")
+            } else { failed = true }
         } else {
             let dir = output ?? "."
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            for (format, bytes) in outputs {
-                try write(bytes, to: "\(dir)/\(filter.policy.name).\(format.suffix)")
+            for format in Format.allCases {
+                if let bytes = render(format, filter, program: program) {
+                    try write(bytes, to: "\(dir)/\(filter.policy.name).\(format.suffix)")
+                } else { failed = true }
             }
         }
         if stats { printOut(Self.statsTable(program, arches: filter.ir.arches.map(\.arch))) }
+        if failed { throw ExitCode(1) }
     }
 
     private func bpf(_ filter: CompiledFilter) throws -> BPFProgram {
@@ -76,19 +82,21 @@ struct Compile: ParsableCommand {
         }
     }
 
-    private func render(_ filter: CompiledFilter, program: BPFProgram) throws -> [(Format, [UInt8])] {
-        do {
-            return [
-                (.bpf, program.bytes),
-                (.seccompJSON, Array((try SeccompJSONEmitter(filter).object().render() + "\n").utf8)),
-                (.oci, Array((try OCIFragmentEmitter(filter).object().render() + "\n").utf8)),
-                (.apparmor, Array(AppArmorEmitter(filter).render().utf8)),
-                (.selinux, Array(SELinuxEmitter(filter).render().utf8)),
-                (.k8s, Array(try KubernetesEmitter(filter).render().utf8)),
-            ]
+    /// One output's bytes, or nil with the reason reported at the rule it cannot carry.
+    private func render(_ format: Format, _ filter: CompiledFilter, program: BPFProgram) -> [UInt8]? {
+        do throws(SeccompJSONEmitter.EmitError) {
+            switch format {
+            case .bpf: return program.bytes
+            case .seccompJSON: return Array((try SeccompJSONEmitter(filter).object().render() + "\n").utf8)
+            case .oci: return Array((try OCIFragmentEmitter(filter).object().render() + "\n").utf8)
+            case .apparmor: return Array(AppArmorEmitter(filter).render().utf8)
+            case .selinux: return Array(SELinuxEmitter(filter).render().utf8)
+            case .k8s: return Array(try KubernetesEmitter(filter).render().utf8)
+            }
         } catch {
-            report([Diagnostic(.error, SourceLocation(file: filter.policy.file, line: 1, column: 1), "cannot write OCI JSON: \(error)")])
-            throw ExitCode(1)
+            let at = error.location ?? SourceLocation(file: filter.policy.file, line: 1, column: 1)
+            report([Diagnostic(.error, at, "cannot write \(filter.policy.name).\(format.suffix) (it carries the seccomp JSON): \(error)")])
+            return nil
         }
     }
 

@@ -56,6 +56,8 @@ import Testing
         "(arg2 & 4) != 4", "(arg2 & 4) == 4", "(arg2 & 0x5c) < 0x31", "(arg2 & 0x5c) <= 0x44", "(arg2 & 0x5c) > 0x13",
         "(arg2 & 0x5c) >= 0x48", "(arg2 & 0xf0) > 0x1ff", "(arg2 & 0xf0) < 0x100", "(arg2 & 0x3) != 1", "!((arg2 & 4) == 4)",
         "(arg2 & 0x81) != 0x81 && arg0 == 2", "!((arg2 & 0x30) < 0x20)", "(arg2 & 0) < 1", "(arg2 & 0xfe) >= 0",
+        // Bounded intervals (more than 16 values): aligned blocks of masked equalities.
+        "arg2 >= 5 && arg2 <= 300", "arg2 > 17 && arg2 < 0x1f0 && arg2 != 100", "!(arg2 > 0x40 && arg2 < 0x1c1) && arg0 == 10",
     ]
 
     /// runc, reading NAME.seccomp.json, builds a filter that answers every value of the masked
@@ -83,7 +85,7 @@ import Testing
 
     /// The JSON never carries a mask on an operator libseccomp applies to the whole argument.
     @Test func onlyEqualityCarriesAMask() throws {
-        for when in Self.maskedConditions {
+        for when in Self.maskedConditions where when.contains(" & ") {
             let filter = try #require(compile(text: Self.policy(when)).0)
             let json = try SeccompJSONEmitter(filter).object().render()
             let profile = try Self.ociProfile(json)

@@ -109,3 +109,33 @@ import Testing
         try assertAgreement(filter, seed: 5)
     }
 }
+
+/// An output that cannot carry the policy fails alone, located at the rule (issue 9, item 4).
+@Suite struct OutputIsolationTests {
+    static let policy = """
+        policyc: v1
+        name: partial
+        seccomp:
+          defaultAction: allow
+          syscalls:
+            - names: [read]
+              action: errno(EPERM)
+              when: "(arg0 & 0xff) == 3 && arg0 > 5"
+        """
+
+    @Test func unexpressibleJSONStopsNoOtherOutput() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/partial.yaml"
+        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: path))
+        let (status, _, err) = try runPolicyc(["compile", path, "-o", dir + "/out"])
+        #expect(status == 1, "\(err)")
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/out"))
+        #expect(files == ["partial.bpf", "partial.apparmor", "partial.cil"], "\(files)")
+        let errors = err.split(separator: "\n").filter { $0.contains(": error: ") }
+        #expect(errors.count == 3 && errors.allSatisfy { $0.hasPrefix(path + ":6:") }, "\(err)")
+        let (bpfStatus, _, bpfErr) = try runPolicyc(["compile", path, "--format", "bpf", "-o", dir + "/only.bpf"])
+        #expect(bpfStatus == 0 && bpfErr.isEmpty, "\(bpfErr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/only.bpf"))
+    }
+}
