@@ -3,6 +3,7 @@ import Foundation
 import LibseccompBackend
 import PolicyCompiler
 import PolicyModel
+import SystemLayer
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,6 +43,9 @@ struct Compile: ParsableCommand {
     @Flag(help: "Print program length and instructions executed per syscall, per architecture.") var stats = false
 
     func validate() throws {
+        if format == nil, output == "-" {
+            throw ValidationError("-o - writes one output to standard output; give --format")
+        }
         if format == nil, let output, output.hasSuffix(".bpf") || output.hasSuffix(".json") {
             throw ValidationError("-o \(output) looks like a file; give --format, or a directory for all outputs")
         }
@@ -60,7 +64,10 @@ struct Compile: ParsableCommand {
             } else { failed = true }
         } else {
             let dir = output ?? "."
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                System.writeStderr("policyc: cannot make the output directory \(dir)\n")
+                throw ExitCode(1)
+            }
             for format in Format.allCases {
                 if let bytes = render(format, filter, program: program) {
                     try write(bytes, to: "\(dir)/\(filter.policy.name).\(format.suffix)")
@@ -100,11 +107,7 @@ struct Compile: ParsableCommand {
         }
     }
 
-    private func write(_ bytes: [UInt8], to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw ValidationError("cannot write \(path)")
-        }
-    }
+    private func write(_ bytes: [UInt8], to path: String) throws { try writeOutput(bytes, to: path) }
 
     static func statsTable(_ program: BPFProgram, arches: [Arch]) -> String {
         var text = "arch      length  mean   max  (instructions executed per syscall)\n"

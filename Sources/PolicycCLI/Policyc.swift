@@ -29,8 +29,12 @@ public struct Policyc: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
+            // Help, --version and completion scripts are what was asked for: standard output.
+            if code == .success {
+                if !message.isEmpty { FileHandle.standardOutput.write(Data((message + "\n").utf8)) }
+                Foundation.exit(0)
+            }
             if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
-            if code == .success { Foundation.exit(0) }
             Foundation.exit(code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue)
         }
     }
@@ -62,6 +66,15 @@ struct PolicyOptions: ParsableArguments {
 func report(_ diagnostics: [Diagnostic]) {
     guard !diagnostics.isEmpty else { return }
     System.writeStderr(diagnostics.map { $0.description + "\n" }.joined())
+}
+
+/// An output file (`-` is standard output); one that cannot be written ends the command with
+/// exit 1 and one line saying why.
+func writeOutput(_ bytes: [UInt8], to path: String) throws {
+    do { try System.writeOutput(path, bytes) } catch {
+        System.writeStderr("policyc: cannot write \(path): \(String(cString: strerror(error.errno)))\n")
+        throw ExitCode(1)
+    }
 }
 
 func printOut(_ text: String) {
@@ -112,10 +125,11 @@ struct Bundle: ParsableCommand {
             report([Diagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot write the bundle: \(error)")])
             throw ExitCode(1)
         }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: output + "/config.json", contents: Data(json.utf8)) else {
-            throw ValidationError("cannot write \(output)/config.json")
+        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+            System.writeStderr("policyc: cannot make the bundle directory \(output)\n")
+            throw ExitCode(1)
         }
+        try writeOutput(Array(json.utf8), to: output + "/config.json")
     }
 
     /// Labels of LSMs this kernel lacks: left out when the policy only has the default,

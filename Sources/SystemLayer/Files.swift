@@ -200,22 +200,15 @@ extension System {
     }
 
     /// Writes `bytes` to `path` by rename from a temporary file: readers see the old file or
-    /// the whole new one. Mode 0600.
-    public static func replaceFile(_ path: String, with bytes: [UInt8]) throws(SystemError) {
+    /// the whole new one. Mode 0600, or `mode` less the umask.
+    public static func replaceFile(_ path: String, with bytes: [UInt8], mode: mode_t = 0o600) throws(SystemError) {
         let temporary = "\(path).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw SystemError("open \(temporary)", errno) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else {
-                let e = errno
-                Glibc.close(fd)
-                unlink(temporary)
-                throw SystemError("write \(temporary)", e)
-            }
-            done += n
+        do { try writeAll(fd, bytes, what: temporary) } catch {
+            Glibc.close(fd)
+            unlink(temporary)
+            throw error
         }
         Glibc.close(fd)
         guard rename(temporary, path) == 0 else {
@@ -226,6 +219,32 @@ extension System {
     }
 
     public static func removeFile(_ path: String) { unlink(path) }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(SystemError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw SystemError("write \(what)", n < 0 ? errno : EIO) }
+            done += n
+        }
+    }
+
+    /// An output of policyc's: `-` and /dev/stdout are standard output; a link or anything
+    /// that is not a regular file (a terminal, a pipe, a device) is written in place, never
+    /// replaced; a regular file, or none yet, is replaced atomically (0644 less the umask).
+    public static func writeOutput(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+        if path == "-" || path == "/dev/stdout" { return try writeAll(1, bytes, what: "standard output") }
+        var link = stat(), target = stat()
+        guard lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK || (link.st_mode & S_IFMT) != S_IFREG else {
+            return try replaceFile(path, with: bytes, mode: 0o644)
+        }
+        let regular = stat(path, &target) == 0 && (target.st_mode & S_IFMT) == S_IFREG
+        let fd = open(path, O_WRONLY | O_CLOEXEC | (regular ? O_TRUNC : 0))
+        guard fd >= 0 else { throw SystemError("open \(path)", errno) }
+        defer { Glibc.close(fd) }
+        try writeAll(fd, bytes, what: path)
+    }
 }
 
 extension System {

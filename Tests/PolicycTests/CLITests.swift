@@ -139,3 +139,49 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir + "/only.bpf"))
     }
 }
+
+/// Where the command line's outputs go, as CI scripts use them (issue 9, item 15).
+@Suite struct OutputStreamTests {
+    @Test(arguments: [["--help"], ["--version"], ["compile", "--help"], ["--generate-completion-script", "bash"]])
+    func askedForTextGoesToStandardOutput(_ arguments: [String]) throws {
+        let (status, out, err) = try runPolicyc(arguments)
+        #expect(status == 0 && !out.isEmpty && err.isEmpty, "exit \(status), stdout \(out.count) bytes, stderr: \(err)")
+    }
+
+    @Test func dashIsStandardOutput() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, out, err) = try runPolicyc(["compile", Paths.policies + "/default.yaml", "--format", "seccomp-json", "-o", "-"], cwd: dir)
+        #expect(status == 0 && out.hasPrefix("{\n  \"defaultAction\""), "\(err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "a file named '-'")
+        let (refused, _, usage) = try runPolicyc(["compile", Paths.policies + "/default.yaml", "-o", "-"], cwd: dir)
+        #expect(refused == 2 && usage.contains("give --format"), "\(usage)")
+    }
+
+    /// A link is written through, never replaced by a regular file (as `-o /dev/stdout` once
+    /// replaced /dev/stdout for root); a regular file is replaced whole.
+    @Test func linksAndDevicesAreWrittenInPlace() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("old contents, longer than the filter? no, but longer than nothing".utf8).write(to: URL(fileURLWithPath: dir + "/target"))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: dir + "/target")
+        let (status, _, err) = try runPolicyc(["compile", Paths.policies + "/default.yaml", "--format", "bpf", "-o", dir + "/link"])
+        #expect(status == 0, "\(err)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/link") == dir + "/target")
+        let written = try Data(contentsOf: URL(fileURLWithPath: dir + "/target"))
+        #expect(written.count % 8 == 0 && written.count > 64)
+        // A device through a link of the test's own (a regression replaces that link, not /dev/null).
+        try FileManager.default.createSymbolicLink(atPath: dir + "/null", withDestinationPath: "/dev/null")
+        let (null, _, nullErr) = try runPolicyc(["compile", Paths.policies + "/default.yaml", "--format", "bpf", "-o", dir + "/null"])
+        #expect(null == 0, "\(nullErr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/null") == "/dev/null")
+        var st = stat()
+        #expect(stat("/dev/null", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR)
+    }
+
+    @Test func writeErrorIsOneLineAndExitOne() throws {
+        let (status, out, err) = try runPolicyc(["compile", Paths.policies + "/default.yaml", "--format", "bpf", "-o", "/nonexistent/dir/x.bpf"])
+        #expect(status == 1 && out.isEmpty, "exit \(status)")
+        #expect(err == "policyc: cannot write /nonexistent/dir/x.bpf: No such file or directory\n", "\(err)")
+    }
+}
