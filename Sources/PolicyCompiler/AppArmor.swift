@@ -25,9 +25,14 @@ public struct AppArmorEmitter {
             # Install: apparmor_parser -r -W \(policy.name).apparmor
             abi <abi/3.0>,
 
-            @{PROC}=/proc/
+            # @{PROC} and the other variables, as Docker's and bane's profiles.
+            include <tunables/global>
 
             profile \(profileName) flags=(\(flags.joined(separator: ","))) {
+              # What every program needs (the dynamic loader, locale, /dev/null, reading /), as
+              # Docker's and bane's profiles.
+              include <abstractions/base>
+
 
             """
         out += section("network", networkRules())
@@ -35,7 +40,10 @@ public struct AppArmorEmitter {
         out += section("files", fileRules())
         out += section("signals and tracing stay within the profile", peerRules())
         out += section("hardening, as Docker's default profile", Self.hardening)
-        if let rules = policy.apparmor?.rules, !rules.isEmpty { out += section("verbatim rules of the policy", rules) }
+        // The policy's own rules, less those already written above.
+        let written = Set(networkRules() + capabilityRules() + fileRules() + peerRules() + Self.hardening)
+        let own = (policy.apparmor?.rules ?? []).filter { !written.contains($0) }
+        if !own.isEmpty { out += section("verbatim rules of the policy", own) }
         return out + "}\n"
     }
 
@@ -61,7 +69,7 @@ public struct AppArmorEmitter {
         for path in fs.write.map(\.value) { rules.append("\(glob(path)) rwlk,") }
         for path in fs.exec.map(\.value) { rules.append("\(glob(path)) mrix,") }
         // What any process needs whatever its intent: its own /proc entries and /dev/null & co.
-        rules += ["@{PROC}/[0-9]*/** r,", "/dev/{null,zero,full,random,urandom,tty} rw,", "/dev/pts/* rw,"]
+        rules += ["/ r,", "@{PROC}/[0-9]*/** r,", "/dev/{null,zero,full,random,urandom,tty} rw,", "/dev/pts/* rw,"]
         for path in fs.deny.map(\.value) { rules.append("deny \(glob(path)) rwklx,") }
         return rules
     }

@@ -24,6 +24,23 @@ import Yams
         return (status, noise.joined(separator: "\n"))
     }
 
+    /// A profile with a filesystem section still lets a program start (Docker's and bane's
+    /// base: the loader, /sys/devices/system/cpu/online, ...) and read /; no rule is written twice.
+    @Test(arguments: policies)
+    func apparmorProfileHasTheBaseAndNoRepeatedRule(name: String) throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = AppArmorEmitter(try filter(name)).render()
+        let rules = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasSuffix(",") }
+        #expect(Set(rules).count == rules.count, "\(rules.filter { r in rules.filter { $0 == r }.count > 1 })")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/p.apparmor"))
+        // -p: the profile as the parser reads it, includes expanded.
+        let (status, expanded) = try run("/usr/sbin/apparmor_parser", ["-p", "-M", "/usr/share/apparmor-features/features", dir + "/p.apparmor"])
+        #expect(status == 0, "\(expanded)")
+        #expect(expanded.contains("@{sys}/devices/system/cpu/online r,") && expanded.contains("@{PROC}=/proc/"), "\(expanded.prefix(400))")
+        #expect(rules.contains("/ r,") || rules.contains("file,"))
+    }
+
     @Test(arguments: policies)
     func apparmorParserAcceptsProfile(name: String) throws {
         let dir = try temporaryDirectory()
