@@ -12,6 +12,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "Sources", "PolicyModel", "Generated", "SyscallTables.swift")
 TABLES_KERNEL = "6.18"
 X32_BIT = 0x40000000
+# Marked "64" (x86_64 only) in syscall_64.tbl after 6.12, whose table still says "common".
+X86_64_ONLY_AFTER_6_12 = {"uretprobe", "map_shadow_stack"}
 ARM_PRIVATE = {"breakpoint": 1, "cacheflush": 2, "usr26": 3, "usr32": 4, "set_tls": 5, "get_tls": 6}
 
 # Which ABI column values each architecture takes from which table.
@@ -88,6 +90,9 @@ def main():
     with tarfile.open(TARBALL) as tar:
         for arch, (path, abis, offset) in ARCHES.items():
             entries = parse_table(read_member(tar, path), abis, offset)
+            if arch == "x32":
+                for name in X86_64_ONLY_AFTER_6_12:
+                    entries.pop(name, None)
             for number, name in additions:
                 entries.setdefault(name, number + offset)
             if arch == "arm":

@@ -190,6 +190,21 @@ import Testing
         #expect(SyscallTable.tablesKernel == KernelVersion("6.18"))
     }
 
+    /// x32 has no x86_64-only ("64" in syscall_64.tbl) syscall under its x86_64 number: those
+    /// with an x32 entry of their own have it in 512-547, the others none at all.
+    @Test func x32HasNoX86_64OnlySyscall() throws {
+        let text = try String(contentsOfFile: Paths.root + "/Tests/Fixtures/kernel/x86_64-only-syscalls.txt", encoding: .utf8)
+        let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ") }
+        #expect(rows.count > 40)
+        let x86_64 = SyscallTable.forArch(.x86_64), x32 = SyscallTable.forArch(.x32)
+        for row in rows {
+            let (number, name) = (UInt32(row[0])!, String(row[1]))
+            #expect(x86_64.number(of: name) == number, "x86_64 \(name)")
+            #expect(x32.name(of: 0x4000_0000 + number) == nil, "x32 has \(x32.name(of: 0x4000_0000 + number) ?? "") at \(number)")
+            #expect(x32.number(of: name) == row.dropFirst(2).first.map { 0x4000_0000 + UInt32($0)! }, "x32 \(name)")
+        }
+    }
+
     @Test(arguments: Arch.allCases)
     func execveNumberWithoutTablesMatchesTheTable(arch: Arch) {
         #expect(arch.execveNumber == SyscallTable.forArch(arch).number(of: "execve"))

@@ -679,7 +679,6 @@ extension SyscallTable {
         statx 1073742156 4.11
         io_pgetevents 1073742157 4.18
         rseq 1073742158 4.18
-        uretprobe 1073742159 6.11
         pidfd_send_signal 1073742248 5.1
         io_uring_setup 1073742249 5.1
         io_uring_enter 1073742250 5.1
@@ -709,7 +708,6 @@ extension SyscallTable {
         set_mempolicy_home_node 1073742274 5.17
         cachestat 1073742275 6.5
         fchmodat2 1073742276 6.6
-        map_shadow_stack 1073742277 6.6
         futex_wake 1073742278 6.7
         futex_wait 1073742279 6.7
         futex_requeue 1073742280 6.7
