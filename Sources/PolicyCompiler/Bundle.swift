@@ -39,6 +39,45 @@ public struct BundleConfig {
         return list
     }
 
+    /// What runc 1.1 does after it has loaded the filter and before its execve (traced from
+    /// Debian's runc 1.1.5): open its exec fifo for writing, then list /proc/self/fd (fstatfs
+    /// to check it is procfs, getdents64) to close what should not cross. A policy that
+    /// denies one of them would never start under runc; the bundle's filter allows exactly
+    /// these, ahead of the policy's rules, and nothing else changes. With a filesystem section
+    /// the root is read-only, so the open adds at most writing, without creating or truncating,
+    /// an existing file on a writable mount.
+    public static let runcAfterFilter: [(name: String, args: [UInt64], compared: [Int])] = [
+        ("openat", [0xFFFF_FFFF_FFFF_FF9C, 0, 0x80001, 0, 0, 0], [0, 2]),   // AT_FDCWD, O_WRONLY|O_CLOEXEC
+        ("fstatfs", [4, 0, 0, 0, 0, 0], []),
+        ("getdents64", [4, 0, 8192, 0, 0, 0], []),
+    ]
+
+    /// The calls of `runcAfterFilter` the policy's filter denies on the native architecture.
+    public static func deniedRuncCalls(_ filter: CompiledFilter) -> [String] {
+        runcAfterFilter.filter { call in
+            guard let nr = SyscallTable.forArch(.native).number(of: call.name),
+                  let outcome = try? BPFInterpreter(filter.program).run(auditArch: Arch.native.auditArch, nr: nr, args: call.args) else { return false }
+            return outcome.action != .allow && outcome.action != .log
+        }.map(\.name)
+    }
+
+    static func startableByRunc(_ filter: CompiledFilter) -> CompiledFilter {
+        let denied = Set(deniedRuncCalls(filter))
+        guard !denied.isEmpty else { return filter }
+        var ir = filter.ir
+        for call in runcAfterFilter where denied.contains(call.name) {
+            let condition: BoolExpr? = call.compared.isEmpty ? nil
+                : .and(call.compared.map { .cmp(ArgCmp(arg: $0, mask: nil, op: .eq, value: call.args[$0])) })
+            for i in ir.arches.indices {
+                guard let nr = ir.arches[i].table.number(of: call.name) else { continue }
+                let origin = ir.arches[i].rules[nr]?.first?.origin ?? SourceLocation(file: filter.policy.file, line: 1, column: 1)
+                ir.arches[i].rules[nr, default: []].insert(IRRule(condition: condition, action: .allow, origin: origin), at: 0)
+            }
+        }
+        let program = (try? SeccompCodegen(ir).generate()) ?? filter.program
+        return CompiledFilter(policy: filter.policy, ir: ir, program: program, capabilities: filter.capabilities)
+    }
+
     public func object() throws(SeccompJSONEmitter.EmitError) -> JSONValue {
         let policy = filter.policy
         let fragment = OCIFragmentEmitter(filter)
@@ -51,7 +90,7 @@ public struct BundleConfig {
             ("cwd", .string(policy.container.cwd ?? "/")),
         ]
         process += fragment.processFields().filter { !withoutLabels.contains($0.0) }
-        var linux = try fragment.linuxFields()
+        var linux = try OCIFragmentEmitter(Self.startableByRunc(filter)).linuxFields()
         if OCIFragmentEmitter.defaultNamespaces(policy).contains("user") {
             let identity = JSONValue.array([.object([("containerID", .number(0)), ("hostID", .number(0)), ("size", .number(65536))])])
             linux += [("uidMappings", identity), ("gidMappings", identity)]

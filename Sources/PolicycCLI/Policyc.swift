@@ -118,6 +118,11 @@ struct Bundle: ParsableCommand {
     func run() throws {
         let filter = try options.compile(file)
         try runTests(filter)
+        let runcCalls = BundleConfig.deniedRuncCalls(filter)
+        if !runcCalls.isEmpty {
+            report([Diagnostic(.warning, SourceLocation(file: file, line: 1, column: 1),
+                               "the bundle's filter allows \(runcCalls.joined(separator: ", ")), which the policy denies: runc makes them after loading it (its exec fifo, closing descriptors); see Docs/outputs.md")])
+        }
         let json: String
         do { json = try BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy)).object().render() + "\n" } catch let exit as ExitCode {
             throw exit
