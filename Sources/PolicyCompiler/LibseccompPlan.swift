@@ -76,7 +76,34 @@ public struct LibseccompPlan: Sendable {
             }
             rules += keys.map { Rule(name: name, key: $0) }
         }
+        try checkMultiplexed(rules, ir)
         return LibseccompPlan(rules: rules)
+    }
+
+    /// On x86 libseccomp, as runc calls it, also applies a rule for a socket or SysV IPC call to
+    /// its multiplexer (socketcall, ipc), with the call's number in place of arg0: the other
+    /// arguments are behind a pointer there. That is the same filter only when the
+    /// multiplexer already answers that call with the rule's action, whatever else it is given;
+    /// otherwise runc would refuse the profile (EEXIST) or let the call through socketcall.
+    static func checkMultiplexed(_ rules: [Rule], _ ir: FilterIR) throws(SeccompJSONEmitter.EmitError) {
+        guard let x86 = ir.arches.first(where: { $0.arch == .x86 }) else { return }
+        for rule in rules {
+            guard let (mux, call) = Multiplexed.calls[rule.name], let muxNr = x86.table.number(of: mux) else { continue }
+            let origin = ir.arches.lazy.compactMap { abi in abi.table.number(of: rule.name).flatMap { abi.rules[$0]?.first?.origin } }.first
+            let blind = (x86.rules[muxNr] ?? []).allSatisfy { $0.condition.map { arguments(of: $0).isSubset(of: [0]) } ?? true }
+            let (answer, _) = ir.verdict(auditArch: Arch.x86.auditArch, nr: muxNr, args: [call, 0, 0, 0, 0, 0])
+            guard blind, answer == rule.key.action else {
+                throw .notExpressible("'\(rule.name)' (\(rule.key.action)): on x86 libseccomp, as runc uses it, applies this rule to \(mux)(\(call), ...) too, where its arguments cannot be seen, and \(mux) answers that call \(answer) here; leave x86 out of architectures, or give \(rule.name) one action whatever its arguments", at: origin)
+            }
+        }
+    }
+
+    private static func arguments(of expr: BoolExpr) -> Set<Int> {
+        switch expr {
+        case .cmp(let c): return [c.arg]
+        case .and(let xs), .or(let xs): return xs.reduce(into: Set<Int>()) { $0.formUnion(arguments(of: $1)) }
+        case .not(let x): return arguments(of: x)
+        }
     }
 
     private static func narrow(_ key: RuleKey) -> RuleKey {

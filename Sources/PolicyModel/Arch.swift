@@ -145,3 +145,24 @@ public struct KernelVersion: Comparable, Hashable, Sendable, CustomStringConvert
 
     public var description: String { "\(major).\(minor)" }
 }
+
+/// x86's multiplexers: socketcall(2) and ipc(2) take the call's number as arg0 and its
+/// arguments behind a pointer, where a filter cannot see them.
+public enum Multiplexed {
+    /// name → (multiplexer, call number), as the kernel (linux/net.h, linux/ipc.h) and
+    /// libseccomp number them.
+    public static let calls: [String: (multiplexer: String, call: UInt64)] = {
+        var map: [String: (String, UInt64)] = [:]
+        let socket = ["socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername", "socketpair", "send", "recv",
+                      "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg", "recvmsg", "accept4", "recvmmsg", "sendmmsg"]
+        for (i, name) in socket.enumerated() { map[name] = ("socketcall", UInt64(i + 1)) }
+        for (name, call) in [("semop", 1), ("semget", 2), ("semctl", 3), ("semtimedop", 4), ("msgsnd", 11), ("msgrcv", 12),
+                             ("msgget", 13), ("msgctl", 14), ("shmat", 21), ("shmdt", 22), ("shmget", 23), ("shmctl", 24)] {
+            map[name] = ("ipc", UInt64(call))
+        }
+        return map
+    }()
+
+    /// The ABIs with these multiplexers among policyc's.
+    public static let arches: Set<Arch> = [.x86]
+}

@@ -87,7 +87,9 @@ public struct Lowering {
             guard let condition = condition(of: rule, on: arch) else { continue }
             let irRule = IRRule(condition: condition.map { arch.hasWideArguments ? $0 : $0.map(\.narrowed) },
                                 action: rule.action.value, origin: rule.location)
-            for number in numbers(of: rule, in: table) {
+            var targets = numbers(of: rule, in: table).map { ($0, irRule) }
+            if Multiplexed.arches.contains(arch) { targets += multiplexerRules(for: rule, irRule, in: table) }
+            for (number, irRule) in targets {
                 named.insert(number)
                 var list = perSyscall[number, default: []]
                 // An unconditional rule ends the list: later rules can never match.
@@ -103,6 +105,24 @@ public struct Lowering {
             }
         }
         return ArchIR(arch: arch, rules: perSyscall, tooNew: tooNew)
+    }
+
+    /// What a rule for a socket or SysV IPC call means for socketcall/ipc, which reach the same
+    /// call with its arguments out of sight: the rule's action for that call number when the
+    /// rule holds whatever the arguments, or when it denies (then the call is denied through
+    /// the multiplexer whatever its arguments: fail closed). A conditional allow adds nothing.
+    /// libseccomp does the same for the first two.
+    private func multiplexerRules(for rule: SeccompRule, _ irRule: IRRule, in table: SyscallTable) -> [(UInt32, IRRule)] {
+        guard irRule.condition == nil || !(irRule.action == .allow || irRule.action == .log) else { return [] }
+        var seen = Set<String>()
+        return expandedNames(rule).compactMap { name in
+            guard let (mux, call) = Multiplexed.calls[name], let nr = table.number(of: mux), seen.insert(name).inserted else { return nil }
+            return (nr, IRRule(condition: .cmp(ArgCmp(arg: 0, mask: nil, op: .eq, value: call)), action: irRule.action, origin: irRule.origin))
+        }
+    }
+
+    private func expandedNames(_ rule: SeccompRule) -> [String] {
+        rule.names.flatMap { $0.value.hasPrefix("@") ? (SyscallGroups.expand($0.value) ?? []) : [$0.value] }
     }
 
     private func numbers(of rule: SeccompRule, in table: SyscallTable) -> [UInt32] {

@@ -160,3 +160,69 @@ import Testing
         #expect(bag.items.filter { $0.message.contains("above 4095") }.count == 1, "\(bag.items)")
     }
 }
+
+/// x86's socketcall(2) and ipc(2) reach the socket and SysV IPC calls with their arguments
+/// behind a pointer.
+@Suite struct MultiplexerTests {
+    static let x86 = Arch.x86.auditArch
+    static let socketcall: UInt32 = 102, ipc: UInt32 = 117
+
+    /// A call the policy denies is denied through the multiplexer too (it once went through:
+    /// `connect: errno` left socketcall(SYS_CONNECT, ...) to the default allow); a conditional
+    /// deny denies the call there whatever its arguments; a conditional allow adds nothing.
+    @Test func deniedCallsStayDeniedThroughTheMultiplexer() throws {
+        let (compiled, bag) = compile(text: """
+            policyc: v1
+            name: mux
+            seccomp:
+              defaultAction: allow
+              architectures: [x86]
+              syscalls:
+                - names: [connect, shmat]
+                  action: errno(EACCES)
+                - names: [sendto]
+                  action: errno(EPERM)
+                  when: "arg3 == 0x40"
+                - names: [bind]
+                  action: allow
+                  when: "arg2 == 16"
+                - names: [bind]
+                  action: errno(EBADF)
+            """)
+        let filter = try #require(compiled, "\(bag.errors)")
+        let bpf = BPFInterpreter(filter.program)
+        func verdict(_ nr: UInt32, _ call: UInt64) throws -> Action { try bpf.run(auditArch: Self.x86, nr: nr, args: [call, 0xdead0000, 0, 0, 0, 0]).action }
+        #expect(try verdict(Self.socketcall, 3) == .errno(13))   // SYS_CONNECT
+        #expect(try verdict(Self.ipc, 21) == .errno(13))         // SHMAT
+        #expect(try verdict(Self.socketcall, 11) == .errno(1))   // SYS_SENDTO, whatever its flags
+        #expect(try verdict(Self.socketcall, 2) == .errno(9))    // SYS_BIND: the allow needs arg2
+        #expect(try verdict(Self.socketcall, 1) == .allow)       // SYS_SOCKET: no rule
+        #expect(try bpf.run(auditArch: Self.x86, nr: 361, args: [3, 0, 16, 0, 0, 0]).action == .allow)  // bind itself
+    }
+
+    /// Where libseccomp's reading of a socket rule on socketcall would differ (a socket family
+    /// allowed), the JSON outputs are a located error that says what to do; without x86 the
+    /// same policy's JSON is what NAME.bpf is.
+    @Test func socketFamiliesOnX86AreALocatedErrorForTheJSON() throws {
+        let text = "policyc: v1\nname: fam\nextends: [default]\nnetwork:\n  families: [inet]\n"
+        let filter = try #require(compile(text: text).0)
+        #expect(throws: SeccompJSONEmitter.EmitError.self) { try SeccompJSONEmitter(filter).object() }
+        do { _ = try SeccompJSONEmitter(filter).object() } catch {
+            #expect(error.location != nil && error.description.contains("leave x86 out of architectures"), "\(error)")
+        }
+        let without = try #require(compile(text: text + "seccomp:\n  architectures: [x86_64, x32]\n").0)
+        let json = try SeccompJSONEmitter(without).object().render()
+        let runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json))
+        #expect(try compareWithReference(without, reference: runc, seed: 21) > 1000)
+    }
+
+    /// Every shipped policy's NAME.seccomp.json is accepted by libseccomp the way runc reads it
+    /// and answers every sampled call as NAME.bpf does.
+    @Test(arguments: ["default", "strict", "webserver", "batch"])
+    func shippedJSONMeansWhatTheBPFMeansToRunc(name: String) throws {
+        let filter = try #require(compile(path: Paths.policies + "/\(name).yaml").0)
+        let json = try SeccompJSONEmitter(filter).object().render()
+        let runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json))
+        #expect(try compareWithReference(filter, reference: runc, seed: 31) > 500)
+    }
+}

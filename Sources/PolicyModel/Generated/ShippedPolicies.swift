@@ -11,6 +11,9 @@ public enum ShippedPolicies {
         extends: [default]
 
         seccomp:
+          # No 32-bit x86: there socket calls also go through socketcall(2), which hides their
+          # arguments, so rules by socket family or by call could not be the same under runc.
+          architectures: [x86_64, x32]
           syscalls:
             - names: ["@network-io"]
               action: errno(EACCES)
@@ -284,6 +287,9 @@ public enum ShippedPolicies {
         extends: [default]
 
         seccomp:
+          # No 32-bit x86: there socket calls also go through socketcall(2), which hides their
+          # arguments, so rules by socket family or by call could not be the same under runc.
+          architectures: [x86_64, x32]
           syscalls:
             # No namespaces, no mounts, no kernel keyring, no process tracing from a web server.
             - names: [unshare, setns, "@mount", "@keyring", "@debug", "@module"]
