@@ -35,13 +35,16 @@ public struct AppArmorEmitter {
 
 
             """
-        out += section("network", networkRules())
-        out += section("capabilities (the bounding set)", capabilityRules())
-        out += section("files", fileRules())
-        out += section("signals and tracing stay within the profile", peerRules())
-        out += section("hardening, as Docker's default profile", Self.hardening)
+        let sections = [
+            ("network", networkRules()),
+            ("capabilities (the bounding set)", capabilityRules()),
+            ("files", fileRules()),
+            ("signals and tracing stay within the profile", peerRules()),
+            ("hardening, as Docker's default profile", Self.hardening),
+        ]
+        for (title, rules) in sections { out += section(title, rules) }
         // The policy's own rules, less those already written above.
-        let written = Set(networkRules() + capabilityRules() + fileRules() + peerRules() + Self.hardening)
+        let written = Set(sections.flatMap(\.1))
         let own = (policy.apparmor?.rules ?? []).filter { !written.contains($0) }
         if !own.isEmpty { out += section("verbatim rules of the policy", own) }
         return out + "}\n"

@@ -70,7 +70,7 @@ public struct LibseccompPlan: Sendable {
             for (arch, byName) in holders {
                 let expected = arch.hasWideArguments ? keys : keys.map(narrow)
                 guard (byName[name] ?? []) == expected else {
-                    let origin = ir.arches.lazy.compactMap { abi in abi.table.number(of: name).flatMap { abi.rules[$0]?.first?.origin } }.first
+                    let origin = firstOrigin(of: name, in: ir)
                     throw .notExpressible("syscall '\(name)' has different rules on \(reference.0.rawValue) and \(arch.rawValue) (constants differ there); OCI seccomp JSON applies one rule set to every architecture — compile separately per architecture", at: origin)
                 }
             }
@@ -89,13 +89,18 @@ public struct LibseccompPlan: Sendable {
         guard let x86 = ir.arches.first(where: { $0.arch == .x86 }) else { return }
         for rule in rules {
             guard let (mux, call) = Multiplexed.calls[rule.name], let muxNr = x86.table.number(of: mux) else { continue }
-            let origin = ir.arches.lazy.compactMap { abi in abi.table.number(of: rule.name).flatMap { abi.rules[$0]?.first?.origin } }.first
+            let origin = firstOrigin(of: rule.name, in: ir)
             let blind = (x86.rules[muxNr] ?? []).allSatisfy { $0.condition.map { arguments(of: $0).isSubset(of: [0]) } ?? true }
             let (answer, _) = ir.verdict(auditArch: Arch.x86.auditArch, nr: muxNr, args: [call, 0, 0, 0, 0, 0])
             guard blind, answer == rule.key.action else {
                 throw .notExpressible("'\(rule.name)' (\(rule.key.action)): on x86 libseccomp, as runc uses it, applies this rule to \(mux)(\(call), ...) too, where its arguments cannot be seen, and \(mux) answers that call \(answer) here; leave x86 out of architectures, or give \(rule.name) one action whatever its arguments", at: origin)
             }
         }
+    }
+
+    /// Where the first rule for `name` is written, on the first architecture that has one.
+    private static func firstOrigin(of name: String, in ir: FilterIR) -> SourceLocation? {
+        ir.arches.lazy.compactMap { abi in abi.table.number(of: name).flatMap { abi.rules[$0]?.first?.origin } }.first
     }
 
     private static func arguments(of expr: BoolExpr) -> Set<Int> {

@@ -126,13 +126,8 @@ public struct Lowering {
     }
 
     private func numbers(of rule: SeccompRule, in table: SyscallTable) -> [UInt32] {
-        var result: [UInt32] = []
-        for name in rule.names {
-            let members = name.value.hasPrefix("@") ? (SyscallGroups.expand(name.value) ?? []) : [name.value]
-            result += members.compactMap { table.number(of: $0) }
-        }
         var seen = Set<UInt32>()
-        return result.filter { seen.insert($0).inserted }
+        return expandedNames(rule).compactMap { table.number(of: $0) }.filter { seen.insert($0).inserted }
     }
 
     /// `.some(nil)`: always holds; `nil`: a constant is missing on this architecture (reported).

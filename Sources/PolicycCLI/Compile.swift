@@ -60,7 +60,7 @@ struct Compile: ParsableCommand {
         var failed = false
         if let format {
             if let bytes = render(format, filter, program: program) {
-                try write(bytes, to: output ?? "\(filter.policy.name).\(format.suffix)")
+                try writeOutput(bytes, to: output ?? "\(filter.policy.name).\(format.suffix)")
             } else { failed = true }
         } else {
             let dir = output ?? "."
@@ -70,7 +70,7 @@ struct Compile: ParsableCommand {
             }
             for format in Format.allCases {
                 if let bytes = render(format, filter, program: program) {
-                    try write(bytes, to: "\(dir)/\(filter.policy.name).\(format.suffix)")
+                    try writeOutput(bytes, to: "\(dir)/\(filter.policy.name).\(format.suffix)")
                 } else { failed = true }
             }
         }
@@ -107,7 +107,6 @@ struct Compile: ParsableCommand {
         }
     }
 
-    private func write(_ bytes: [UInt8], to path: String) throws { try writeOutput(bytes, to: path) }
 
     static func statsTable(_ program: BPFProgram, arches: [Arch]) -> String {
         var text = "arch      length  mean   max  (instructions executed per syscall)\n"
