@@ -96,7 +96,9 @@ public enum Action: Hashable, Sendable, CustomStringConvertible {
         case "kill-process", "SCMP_ACT_KILL_PROCESS": return .killProcess
         case "kill-thread", "kill", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD": return .killThread
         case "trap", "SCMP_ACT_TRAP": return .trap
-        case "trace", "SCMP_ACT_TRACE": return .trace(errnoRet ?? 0)
+        case "trace": return .trace(errnoRet ?? 0)
+        // runc gives a bare SCMP_ACT_TRACE EPERM as its data, like a bare SCMP_ACT_ERRNO.
+        case "SCMP_ACT_TRACE": return .trace(errnoRet ?? 1)
         case "notify", "SCMP_ACT_NOTIFY": return .notify
         default: throw .unknownAction(trimmed)
         }

@@ -117,6 +117,10 @@ import Testing
             {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
              "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_TRACE", "errnoRet": 5000}]}
             """),
+        ("bare SCMP_ACT_TRACE carries EPERM", """
+            {"defaultAction": "SCMP_ACT_TRACE", "architectures": ["SCMP_ARCH_X86_64"],
+             "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_TRACE"}, {"names": ["read", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
+            """),
     ]
 
     @Test(arguments: cases.map(\.0))
