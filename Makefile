@@ -39,6 +39,8 @@ test: setup
 bench: build
 	$(SWIFT) build $(RELEASE_FLAGS) --product policyc-bench
 	.build/release/policyc-bench
+	@echo "random policies, NAME.seccomp.json read as runc reads it against NAME.bpf:"
+	POLICYC_RANDOM_POLICIES=2000 $(SWIFT) test --filter RuncDifferentialTests 2>&1 | grep -E "written|passed|failed" | tail -12
 
 # Re-embeds Policies/*.yaml into the binary after editing them.
 policies:

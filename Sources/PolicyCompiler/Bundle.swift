@@ -61,7 +61,7 @@ public struct BundleConfig {
         }.map(\.name)
     }
 
-    static func startableByRunc(_ filter: CompiledFilter) -> CompiledFilter {
+    public static func startableByRunc(_ filter: CompiledFilter) -> CompiledFilter {
         let denied = Set(deniedRuncCalls(filter))
         guard !denied.isEmpty else { return filter }
         var ir = filter.ir

@@ -45,7 +45,7 @@ public struct LibseccompPlan: Sendable {
         for number in abi.tooNew.sorted() where newSyscallAction != defaultAction {
             out.append(Rule(name: abi.table.name(of: number)!, key: RuleKey(action: newSyscallAction, comparisons: [], arches: nil)))
         }
-        return out
+        return inAddingOrder(out)
     }
 
     /// The whole filter's rules for OCI JSON: every architecture must agree on a syscall's
@@ -77,7 +77,31 @@ public struct LibseccompPlan: Sendable {
             rules += keys.map { Rule(name: name, key: $0) }
         }
         try checkMultiplexed(rules, ir)
-        return LibseccompPlan(rules: rules)
+        return LibseccompPlan(rules: inAddingOrder(rules))
+    }
+
+    /// The rules in the order they are added to libseccomp (and written in the JSON, which runc
+    /// adds in file order). libseccomp 2.5.4 loops forever in seccomp_rule_add when a rule
+    /// shares a leading run of comparisons that ends in an order or `!=` with an earlier rule
+    /// and then compares a higher argument than that rule does (`a3 > 4 && a4 < 5`, then
+    /// `a3 > 4 && a5 == 1`); it is fine in the other order. So, where two rules first differ,
+    /// the one comparing the higher argument there comes first. Meaning is unaffected: rules
+    /// of different actions are disjoint.
+    static func inAddingOrder(_ rules: [Rule]) -> [Rule] {
+        rules.enumerated().sorted { a, b in
+            let x = a.element.key.comparisons, y = b.element.key.comparisons
+            return x == y ? a.offset < b.offset : goesFirst(x, y)
+        }.map(\.element)
+    }
+
+    /// A total order: at the first difference the higher argument, then the lower operator and
+    /// values; a rule that is a prefix of another first.
+    private static func goesFirst(_ a: [ArgCmp], _ b: [ArgCmp]) -> Bool {
+        for (x, y) in zip(a, b) where x != y {
+            if x.arg != y.arg { return x.arg > y.arg }
+            return (x.op.rawValue, x.mask ?? 0, x.mask == nil ? 0 : 1, x.value) < (y.op.rawValue, y.mask ?? 0, y.mask == nil ? 0 : 1, y.value)
+        }
+        return a.count < b.count
     }
 
     /// On x86 libseccomp, as runc calls it, also applies a rule for a socket or SysV IPC call to

@@ -28,6 +28,8 @@ struct Compile: ParsableCommand {
             case .k8s: return "k8s.yaml"
             }
         }
+
+        var carriesSeccompJSON: Bool { self == .seccompJSON || self == .oci || self == .k8s }
     }
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
@@ -58,8 +60,9 @@ struct Compile: ParsableCommand {
         // Only what is asked for is rendered; one output that cannot be written stops none
         // of the others, and the command fails at the end.
         var failed = false
+        let runc = runcReading(filter, formats: format.map { [$0] } ?? Format.allCases)
         if let format {
-            if let bytes = render(format, filter, program: program) {
+            if let bytes = render(format, filter, program: program, runc: runc) {
                 try writeOutput(bytes, to: output ?? "\(filter.policy.name).\(format.suffix)")
             } else { failed = true }
         } else {
@@ -69,7 +72,7 @@ struct Compile: ParsableCommand {
                 throw ExitCode(1)
             }
             for format in Format.allCases {
-                if let bytes = render(format, filter, program: program) {
+                if let bytes = render(format, filter, program: program, runc: runc) {
                     try writeOutput(bytes, to: "\(dir)/\(filter.policy.name).\(format.suffix)")
                 } else { failed = true }
             }
@@ -89,9 +92,17 @@ struct Compile: ParsableCommand {
         }
     }
 
+    /// Why runc would not build NAME.bpf's filter from the seccomp JSON, when an asked-for
+    /// output carries it; checked once for all of them.
+    private func runcReading(_ filter: CompiledFilter, formats: [Format]) -> SeccompJSONEmitter.EmitError? {
+        guard formats.contains(where: \.carriesSeccompJSON) else { return nil }
+        do { _ = try RuncReading.checkedJSON(filter); return nil } catch { return error }
+    }
+
     /// One output's bytes, or nil with the reason reported at the rule it cannot carry.
-    private func render(_ format: Format, _ filter: CompiledFilter, program: BPFProgram) -> [UInt8]? {
+    private func render(_ format: Format, _ filter: CompiledFilter, program: BPFProgram, runc: SeccompJSONEmitter.EmitError?) -> [UInt8]? {
         do throws(SeccompJSONEmitter.EmitError) {
+            if format.carriesSeccompJSON, let runc { throw runc }
             switch format {
             case .bpf: return program.bytes
             case .seccompJSON: return Array((try SeccompJSONEmitter(filter).object().render() + "\n").utf8)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LibseccompBackend
 import PolicyCompiler
 import PolicyModel
 import SystemLayer
@@ -124,7 +125,9 @@ struct Bundle: ParsableCommand {
                                "the bundle's filter allows \(runcCalls.joined(separator: ", ")), which the policy denies: runc makes them after loading it (its exec fifo, closing descriptors); see Docs/outputs.md")])
         }
         let json: String
-        do { json = try BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy)).object().render() + "\n" } catch let exit as ExitCode {
+        do {
+            _ = try RuncReading.checkedJSON(BundleConfig.startableByRunc(filter))
+            json = try BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy)).object().render() + "\n" } catch let exit as ExitCode {
             throw exit
         } catch {
             report([Diagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot write the bundle: \(error)")])
