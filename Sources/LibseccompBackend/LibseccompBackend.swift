@@ -70,6 +70,12 @@ public enum LibseccompBackend {
     /// each (an OR), the others one rule (an AND). A rule libseccomp refuses fails the build,
     /// as it fails `runc run`.
     public static func compileLikeRunc(_ profile: OCIProfile) throws -> BPFProgram {
+        // runc's own refusals (libcontainer/seccomp/seccomp_linux.go): its notify socket would
+        // need the very calls the listener then waits on.
+        if profile.defaultAction == "SCMP_ACT_NOTIFY" { throw Failure(message: "SCMP_ACT_NOTIFY cannot be used as default action") }
+        if profile.syscalls.contains(where: { $0.action == "SCMP_ACT_NOTIFY" && $0.names.contains("write") }) {
+            throw Failure(message: "SCMP_ACT_NOTIFY cannot be used for the write syscall")
+        }
         let defaultAction = try ociAction(profile.defaultAction, errnoRet: profile.defaultErrnoRet)
         guard let ctx = seccomp_init(defaultAction) else { throw Failure(message: "seccomp_init failed") }
         defer { seccomp_release(ctx) }
