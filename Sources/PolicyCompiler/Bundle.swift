@@ -4,6 +4,9 @@ import PolicyModel
 /// over Docker's usual mounts and environment.
 public struct BundleConfig {
     public let filter: CompiledFilter
+    /// The filter the bundle carries: the policy's, allowing what runc itself calls after
+    /// loading it (see `startableByRunc`).
+    public let seccompFilter: CompiledFilter
     public let rootfs: String
     public let args: [String]
     /// LSM labels to leave out: runc refuses a label for an LSM the kernel has not enabled.
@@ -11,6 +14,7 @@ public struct BundleConfig {
 
     public init(_ filter: CompiledFilter, rootfs: String, args: [String], withoutLabels: Set<String> = []) {
         self.filter = filter
+        self.seccompFilter = Self.startableByRunc(filter)
         self.rootfs = rootfs
         self.args = args
         self.withoutLabels = withoutLabels
@@ -61,7 +65,7 @@ public struct BundleConfig {
         }.map(\.name)
     }
 
-    public static func startableByRunc(_ filter: CompiledFilter) -> CompiledFilter {
+    static func startableByRunc(_ filter: CompiledFilter) -> CompiledFilter {
         let denied = Set(deniedRuncCalls(filter))
         guard !denied.isEmpty else { return filter }
         var ir = filter.ir
@@ -90,7 +94,7 @@ public struct BundleConfig {
             ("cwd", .string(policy.container.cwd ?? "/")),
         ]
         process += fragment.processFields().filter { !withoutLabels.contains($0.0) }
-        var linux = try OCIFragmentEmitter(Self.startableByRunc(filter)).linuxFields()
+        var linux = try OCIFragmentEmitter(seccompFilter).linuxFields()
         if OCIFragmentEmitter.defaultNamespaces(policy).contains("user") {
             let identity = JSONValue.array([.object([("containerID", .number(0)), ("hostID", .number(0)), ("size", .number(65536))])])
             linux += [("uidMappings", identity), ("gidMappings", identity)]

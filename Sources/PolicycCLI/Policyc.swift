@@ -126,8 +126,10 @@ struct Bundle: ParsableCommand {
         }
         let json: String
         do {
-            _ = try RuncReading.checkedJSON(BundleConfig.startableByRunc(filter))
-            json = try BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy)).object().render() + "\n" } catch let exit as ExitCode {
+            let config = BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy))
+            _ = try RuncReading.checkedJSON(config.seccompFilter)
+            json = try config.object().render() + "\n"
+        } catch let exit as ExitCode {
             throw exit
         } catch {
             report([Diagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot write the bundle: \(error)")])

@@ -56,25 +56,32 @@ import Testing
 @discardableResult
 func compareWithReference(_ filter: CompiledFilter, reference: BPFProgram, seed: UInt64, policyText: String = "",
                           sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Int {
+    try compareVerdicts(filter, reference: reference, seed: seed, policyText: policyText, sourceLocation: sourceLocation).compared
+}
+
+/// Every syscall of the filter's ABIs that libseccomp knows, with `samples` argument vectors
+/// where the policy has conditions; stops at the first disagreement, recorded as an issue.
+func compareVerdicts(_ filter: CompiledFilter, reference: BPFProgram, seed: UInt64, samples: Int = 40, policyText: String = "",
+                     sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> (compared: Int, agreed: Bool) {
     var rng = SplitMix(seed: seed)
     let ours = BPFInterpreter(filter.program), theirs = BPFInterpreter(reference)
     var compared = 0
     for abi in filter.ir.arches {
         for entry in abi.table.entries where LibseccompBackend.knows(entry.name, on: abi.arch)
             && LibseccompBackend.knows(number: entry.number, on: abi.arch) {
-            let count = abi.rules[entry.number]?.contains { $0.condition != nil } == true ? 40 : 1
+            let count = abi.rules[entry.number]?.contains { $0.condition != nil } == true ? samples : 1
             for args in sampleArguments(for: filter.ir, nr: entry.number, abi: abi, rng: &rng, count: count) {
                 let a = try ours.run(auditArch: abi.arch.auditArch, nr: entry.number, args: args)
                 let b = try theirs.run(auditArch: abi.arch.auditArch, nr: entry.number, args: args)
                 compared += 1
                 if a.returnValue != b.returnValue {
                     Issue.record("\(abi.arch) \(entry.name) args \(args.map { "0x" + String($0, radix: 16) }): policyc \(a.action), libseccomp \(b.action)\n\(policyText)", sourceLocation: sourceLocation)
-                    return compared
+                    return (compared, false)
                 }
             }
         }
     }
-    return compared
+    return (compared, true)
 }
 
 /// Policies in the subset both generators express: per syscall, conditions are conjunctions

@@ -105,8 +105,6 @@ enum RuncRandomPolicy {
     static let count = Int(ProcessInfo.processInfo.environment["POLICYC_RANDOM_POLICIES"] ?? "") ?? 160
     static let actions = ["allow", "errno(EPERM)", "errno(EACCES)", "errno(ENOSYS)", "errno(1234)", "kill-process",
                           "kill-thread", "trap", "log", "trace(7)", "trace(5000)", "notify"]
-    static let ops = ["==", "!=", "<", "<=", ">", ">="]
-    static let arches = [["x86_64"], ["x86"], ["x32"], ["x86_64", "x86"], ["x86_64", "x32"], ["x86_64", "x86", "x32"], ["x86", "x32"]]
     static let families = ["unix", "inet", "inet6", "netlink", "packet"]
     static let names: [String] = {
         let all = SyscallTable.forArch(.x86_64).entries.map(\.name) + SyscallTable.forArch(.x86).entries.map(\.name)
@@ -135,39 +133,14 @@ enum RuncRandomPolicy {
                 tally.rejected += 1
                 continue
             }
-            let (compared, agreed) = try compareEveryNumber(filter, runc: runc, rng: &rng, context: "seed \(seed)\n\(text)")
+            // Every syscall runc can name (libseccomp 2.5.4 knows it) on the filter's ABIs: OCI
+            // JSON has no bad-architecture action (runc's is kill-thread), and numbers
+            // libseccomp cannot name are runc's to answer (Docs/seccomp-compiler.md).
+            let (compared, agreed) = try compareVerdicts(filter, reference: runc, seed: rng.next(), samples: 24, policyText: "seed \(seed)\n\(text)")
             tally.compared += compared
             if !agreed { tally.disagreed += 1 }
         }
         return tally
-    }
-
-    /// Every syscall of each ABI runc can name (libseccomp 2.5.4 knows it), on the filter's
-    /// ABIs (the native one is always there), with sampled arguments where the policy has
-    /// conditions. Numbers libseccomp cannot name are left to runc (its ENOSYS stub above the
-    /// highest syscall the profile names, the default action in table holes; Docs/seccomp-compiler.md).
-    static func compareEveryNumber(_ filter: CompiledFilter, runc: BPFProgram, rng: inout SplitMix, context: String) throws -> (Int, Bool) {
-        let ours = BPFInterpreter(filter.program), theirs = BPFInterpreter(runc)
-        var compared = 0
-        // OCI JSON has no bad-architecture action: runc's is libseccomp's kill-thread.
-        for abi in filter.ir.arches {
-            let arch = abi.arch
-            for entry in abi.table.entries
-            where LibseccompBackend.knows(entry.name, on: arch) && LibseccompBackend.knows(number: entry.number, on: arch) {
-                let conditional = abi.rules[entry.number]?.contains { $0.condition != nil } == true
-                let samples = conditional ? sampleArguments(for: filter.ir, nr: entry.number, abi: abi, rng: &rng, count: 24) : [[0, 0, 0, 0, 0, 0]]
-                for args in samples {
-                    let a = try ours.run(auditArch: arch.auditArch, nr: entry.number, args: args)
-                    let b = try theirs.run(auditArch: arch.auditArch, nr: entry.number, args: args)
-                    compared += 1
-                    if a.returnValue != b.returnValue {
-                        Issue.record("\(arch) \(entry.name) args \(args.map { "0x" + String($0, radix: 16) }): NAME.bpf \(a.action), runc \(b.action)\n\(context)")
-                        return (compared, false)
-                    }
-                }
-            }
-        }
-        return (compared, true)
     }
 
     /// DifferentialTests' values, and single bits (flags).
@@ -189,7 +162,7 @@ enum RuncRandomPolicy {
         }
         text += "seccomp:\n"
         if !extends || rng.next() % 2 == 0 { text += "  defaultAction: \(defaultAction)\n" }
-        text += "  architectures: [\(arches.randomElement(using: &rng)!.joined(separator: ", "))]\n"
+        text += "  architectures: [\(RandomPolicy.arches.randomElement(using: &rng)!.joined(separator: ", "))]\n"
         text += "  syscalls:\n"
         for _ in 0..<(1 + Int(rng.next() % 12)) {
             let chosen = Set((0..<(1 + Int(rng.next() % 4))).map { _ in
@@ -209,7 +182,7 @@ enum RuncRandomPolicy {
         case 4: return "(\(condition(depth: depth + 1, using: &rng))) && (\(condition(depth: depth + 1, using: &rng)))"
         case 5: return "(\(condition(depth: depth + 1, using: &rng))) || (\(condition(depth: depth + 1, using: &rng)))"
         default:
-            let arg = "arg\(rng.next() % 6)", op = ops.randomElement(using: &rng)!
+            let arg = "arg\(rng.next() % 6)", op = RandomPolicy.ops.randomElement(using: &rng)!
             if rng.next() % 3 == 0 {
                 let mask = rng.next() % 2 == 0 ? rng.next() % 0x100 : value(using: &rng)
                 return "(\(arg) & \(hex(mask))) \(op) \(hex(value(using: &rng)))"
