@@ -32,7 +32,7 @@ public enum RuncReading {
                 for args in argumentVectors(abi.rules[entry.number] ?? []) {
                     guard let a = try? ours.run(auditArch: abi.arch.auditArch, nr: entry.number, args: args),
                           let b = try? theirs.run(auditArch: abi.arch.auditArch, nr: entry.number, args: args) else {
-                        return .notExpressible("the filter runc would build from this profile cannot be run", at: nil)
+                        return .notExpressible("the filter runc would build from this profile cannot be run", at: firstRule(filter.ir))
                     }
                     guard a.returnValue != b.returnValue else { continue }
                     let shown = args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")

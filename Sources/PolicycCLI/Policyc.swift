@@ -131,6 +131,9 @@ struct Bundle: ParsableCommand {
             json = try config.object().render() + "\n"
         } catch let exit as ExitCode {
             throw exit
+        } catch let error as SeccompJSONEmitter.EmitError {
+            report([Diagnostic(.error, error.location ?? SourceLocation(file: file, line: 1, column: 1), "cannot write the bundle: \(error)")])
+            throw ExitCode(1)
         } catch {
             report([Diagnostic(.error, SourceLocation(file: file, line: 1, column: 1), "cannot write the bundle: \(error)")])
             throw ExitCode(1)

@@ -76,7 +76,7 @@ import Testing
                 - names: [chown]
                   action: kill-thread
                   when: "arg2 >= 0xfffffffffffffffd || (arg3 == 0x4000000 && arg3 < 0xae34866887b83434)"
-                - names: [chown, execve, exit_group]
+                - names: [chown, execve, exit_group, fstatfs, getdents64, openat]
                   action: allow
             """
         let filter = try #require(compile(text: policy).0)
@@ -91,6 +91,8 @@ import Testing
         #expect(json == 1 && jsonErr.contains("m.yaml:7:7: error:") && !FileManager.default.fileExists(atPath: dir + "/m.json"), "\(jsonErr)")
         let (bpf, _, _) = try runPolicyc(["compile", dir + "/m.yaml", "--format", "bpf", "-o", dir + "/m.bpf"])
         #expect(bpf == 0 && FileManager.default.fileExists(atPath: dir + "/m.bpf"))
+        let (bundle, _, bundleErr) = try runPolicyc(["bundle", dir + "/m.yaml", "--rootfs", "rootfs", "-o", dir + "/bundle"])
+        #expect(bundle == 1 && bundleErr.contains("m.yaml:7:7: error: cannot write the bundle") && !FileManager.default.fileExists(atPath: dir + "/bundle/config.json"), "\(bundleErr)")
     }
 }
 
