@@ -40,7 +40,10 @@ bench: build
 	$(SWIFT) build $(RELEASE_FLAGS) --product policyc-bench
 	.build/release/policyc-bench
 	@echo "random policies, NAME.seccomp.json read as runc reads it against NAME.bpf:"
-	POLICYC_RANDOM_POLICIES=2000 $(SWIFT) test --filter RuncDifferentialTests 2>&1 | grep -E "written|passed|failed" | tail -12
+	@# libseccomp 2.5.4 can loop forever on some random policies (issue 9's note): bounded, and said.
+	POLICYC_RANDOM_POLICIES=2000 timeout 1200 $(SWIFT) test --filter RuncDifferentialTests > .build/random-policies.log 2>&1; \
+	  status=$$?; grep -E "batch [0-9]+:|Test run with" .build/random-policies.log; \
+	  test $$status != 124 || { pkill -f policycPackageTests.xctest; echo "random policies: stopped after 20 min (a libseccomp hang, see issue 9)"; }
 
 # Re-embeds Policies/*.yaml into the binary after editing them.
 policies:
