@@ -1,4 +1,5 @@
 import CSeccomp
+import Dispatch
 import PolicyCompiler
 import PolicyModel
 import SystemLayer
@@ -104,6 +105,22 @@ public enum LibseccompBackend {
         let bytes = try System.capture { fd in seccomp_export_bpf(ctx, fd) }
         guard let program = BPFProgram(bytes: bytes) else { throw Failure(message: "libseccomp exported no program") }
         return program
+    }
+
+    /// compileLikeRunc, given up after `seconds`: libseccomp 2.5.4 loops forever in
+    /// seccomp_rule_add on some rule sets, as runc init then does. The stuck thread cannot be
+    /// stopped and spins until the process exits (for `policyc compile`, at once).
+    public static func compileLikeRunc(_ profile: OCIProfile, giveUpAfter seconds: Int) throws -> BPFProgram {
+        final class Outcome: @unchecked Sendable { var result: Result<BPFProgram, any Error>? }
+        let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            outcome.result = Result { try compileLikeRunc(profile) }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + .seconds(seconds)) == .success, let result = outcome.result else {
+            throw Failure(message: "libseccomp \(version) did not finish building it in \(seconds) s (it loops forever on some rule sets; runc init would spin the same way)")
+        }
+        return try result.get()
     }
 
     private static func ociAction(_ name: String, errnoRet: UInt32?) throws -> UInt32 {

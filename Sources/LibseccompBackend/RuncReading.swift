@@ -12,12 +12,15 @@ public enum RuncReading {
     public static func checkedJSON(_ filter: CompiledFilter) throws(SeccompJSONEmitter.EmitError) -> JSONValue {
         let json = try SeccompJSONEmitter(filter).object()
         let program: BPFProgram
-        do { program = try LibseccompBackend.compileLikeRunc(LibseccompBackend.OCIProfile(json)) } catch {
+        do { program = try LibseccompBackend.compileLikeRunc(LibseccompBackend.OCIProfile(json), giveUpAfter: deadline) } catch {
             throw .notExpressible("runc (libseccomp \(LibseccompBackend.version)) refuses this profile: \(error)", at: firstRule(filter.ir))
         }
         if let difference = firstDifference(filter, runc: program) { throw difference }
         return json
     }
+
+    /// libseccomp builds the largest shipped and corpus profiles in well under a second.
+    public static let deadline = 20
 
     /// The first rule written in the policy, where a refusal is reported.
     static func firstRule(_ ir: FilterIR) -> SourceLocation? {

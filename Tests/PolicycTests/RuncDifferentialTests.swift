@@ -24,7 +24,11 @@ import Testing
 
     /// libseccomp 2.5.4 loops forever adding `a3 > X && a5 ...` after `a3 > X && a4 ...`: the
     /// JSON lists them the other way round (on the old order this test never ends).
-    @Test func rulesSharingARangeComparisonAreAddedInAnOrderLibseccompBuilds() throws {
+    /// And `a0 >= 4 && a2 == 0x400000000`, then `a0 >= 4 && a2 == 0x500000000` (a node put
+    /// before the head of a level two branches share).
+    @Test(arguments: ["arg3 > 0x200000004 && (arg4 < 0x69812a34 || (arg5 & 0xf4) == 0)",
+                      "arg0 >= 4 && (arg2 == 0x400000000 || arg2 == 0x500000000 || arg2 == 0x600000000)"])
+    func rulesSharingARangeComparisonAreAddedInAnOrderLibseccompBuilds(_ when: String) throws {
         let filter = try #require(compile(text: """
             policyc: v1
             name: shared
@@ -36,11 +40,50 @@ import Testing
                   action: allow
                 - names: [mprotect]
                   action: errno(1234)
-                  when: "arg3 > 0x200000004 && (arg4 < 0x69812a34 || (arg5 & 0xf4) == 0)"
+                  when: "\(when)"
             """).0)
         let json = try RuncReading.checkedJSON(filter).render()
         let runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json))
         #expect(try compareWithReference(filter, reference: runc, seed: 5) > 300)
+    }
+
+    /// A masked `!=` of a 64-bit constant on several arguments multiplies into many rules,
+    /// which libseccomp takes minutes to build: past 1 024 on one syscall, a located error at once.
+    @Test func rulesTooManyForLibseccompAreALocatedError() throws {
+        let filter = try #require(compile(text: """
+            policyc: v1
+            name: many
+            seccomp:
+              defaultAction: allow
+              architectures: [x86_64]
+              syscalls:
+                - names: [ioctl]
+                  action: errno(EPERM)
+                  when: "(arg1 & 0xffff) != 0x1230 && (arg2 & 0xffff00000000) != 0x45600000000"
+                - names: [ioctl]
+                  action: errno(EPERM)
+                  when: "(arg3 & 0xffff) != 0x1231 && (arg4 & 0xffff00000000) != 0x45600000000"
+                - names: [ioctl]
+                  action: errno(EPERM)
+                  when: "(arg5 & 0xffff) != 0x1232 && (arg0 & 0xffff00000000) != 0x45600000000"
+                - names: [ioctl]
+                  action: errno(EPERM)
+                  when: "(arg1 & 0xffff) != 0x1233 && (arg3 & 0xffff00000000) != 0x45600000000"
+                - names: [ioctl]
+                  action: errno(EPERM)
+                  when: "(arg2 & 0xffff) != 0x1234 && (arg4 & 0xffff00000000) != 0x45600000000"
+            """).0)
+        do { _ = try RuncReading.checkedJSON(filter); Issue.record("written") } catch {
+            #expect(error.location?.line == 7 && error.description.contains("1280 libseccomp rules (at most 1024)"), "\(error)")
+        }
+    }
+
+    /// libseccomp runs with a deadline, as runc init would spin on where it loops.
+    @Test func libseccompThatDoesNotFinishInTimeIsAFailure() throws {
+        let json = try RuncReading.checkedJSON(try #require(compile(path: Paths.policies + "/default.yaml").0)).render()
+        let profile = try ArtifactMeaningTests.ociProfile(json)
+        #expect(throws: LibseccompBackend.Failure.self) { try LibseccompBackend.compileLikeRunc(profile, giveUpAfter: 0) }
+        _ = try LibseccompBackend.compileLikeRunc(profile, giveUpAfter: RuncReading.deadline)
     }
 
     /// runc refuses notify as the default action and on write (its notify socket needs them):
@@ -130,7 +173,7 @@ enum RuncRandomPolicy {
             }
             tally.written += 1
             let runc: BPFProgram
-            do { runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json)) } catch {
+            do { runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json), giveUpAfter: RuncReading.deadline) } catch {
                 Issue.record("runc would refuse it: \(error)\nseed \(seed)\n\(text)\n\(json)")
                 tally.rejected += 1
                 continue
