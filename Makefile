@@ -1,7 +1,7 @@
 # policyc: `make demo` compiles the shipped default policy; `make test` runs every test.
 SWIFT ?= swift
 APT_PACKAGES = libseccomp-dev pkg-config gcc runc busybox-static bubblewrap apparmor secilc semodule-utils setools selinux-policy-default
-PIP_PACKAGES = "jsonschema>=4.18" pyyaml
+PIP_PACKAGES = "jsonschema>=4.18" pyyaml kubernetes-validate
 RELEASE = bin/policyc
 # One static executable: no dynamic loading or relocation at start, which is most of what a
 # launch costs once the policy is compiled (Debian's runc is a non-PIE executable too).
@@ -18,8 +18,8 @@ setup:
 		apt-get update -qq || echo "apt-get update reported errors; installing from what it has"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@# The schema checks (Tools/validate-schema.py) read with python-jsonschema and PyYAML.
-	@python3 -c 'import jsonschema, referencing, yaml' 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES)
+	@# The schema checks: Tools/validate-schema.py (python-jsonschema, PyYAML) and kubernetes-validate.
+	@python3 -c 'import jsonschema, referencing, yaml' 2>/dev/null && command -v kubernetes-validate >/dev/null || python3 -m pip install -q $(PIP_PACKAGES)
 
 # bin/policyc is installed (copied), as users get it: the linker's own output file sits in the
 # page cache in small pieces and starts measurably slower than an installed copy.

@@ -11,12 +11,19 @@ public enum RuncReading {
     /// The JSON, once it is known to mean what NAME.bpf means; else a located error.
     public static func checkedJSON(_ filter: CompiledFilter) throws(SeccompJSONEmitter.EmitError) -> JSONValue {
         let json = try SeccompJSONEmitter(filter).object()
+        try check(json, means: filter)
+        return json
+    }
+
+    /// A `linux.seccomp` object (NAME.seccomp.json, or a SeccompProfile's spec) that runc builds
+    /// into NAME.bpf's verdicts; else a located error.
+    /// `cause` says why a difference arises, when it is not libseccomp's.
+    public static func check(_ json: JSONValue, means filter: CompiledFilter, cause: String? = nil) throws(SeccompJSONEmitter.EmitError) {
         let program: BPFProgram
         do { program = try LibseccompBackend.compileLikeRunc(LibseccompBackend.OCIProfile(json), giveUpAfter: deadline) } catch {
             throw .notExpressible("runc (libseccomp \(LibseccompBackend.version)) refuses this profile: \(error)", at: firstRule(filter.ir))
         }
-        if let difference = firstDifference(filter, runc: program) { throw difference }
-        return json
+        if let difference = firstDifference(filter, runc: program, cause: cause) { throw difference }
     }
 
     /// libseccomp builds the largest shipped and corpus profiles in well under a second.
@@ -27,7 +34,7 @@ public enum RuncReading {
         ir.arches.flatMap { $0.rules.values.flatMap { $0.map(\.origin) } }.min { ($0.line, $0.column) < ($1.line, $1.column) }
     }
 
-    static func firstDifference(_ filter: CompiledFilter, runc: BPFProgram) -> SeccompJSONEmitter.EmitError? {
+    static func firstDifference(_ filter: CompiledFilter, runc: BPFProgram, cause: String?) -> SeccompJSONEmitter.EmitError? {
         let ours = BPFInterpreter(filter.program), theirs = BPFInterpreter(runc)
         for abi in filter.ir.arches {
             for entry in abi.table.entries
@@ -39,7 +46,9 @@ public enum RuncReading {
                     }
                     guard a.returnValue != b.returnValue else { continue }
                     let shown = args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
-                    return .notExpressible("'\(entry.name)': libseccomp \(LibseccompBackend.version), as runc uses it, mis-compiles this syscall's rules on \(abi.arch.rawValue): \(entry.name)(\(shown)) would get \(b.action) instead of \(a.action); give \(entry.name) fewer rules sharing leading comparisons, or compile for fewer architectures",
+                    let call = "\(entry.name)(\(shown)) would get \(b.action) instead of \(a.action)"
+                    return .notExpressible(cause.map { "'\(entry.name)': \($0): \(call)" }
+                                           ?? "'\(entry.name)': libseccomp \(LibseccompBackend.version), as runc uses it, mis-compiles this syscall's rules on \(abi.arch.rawValue): \(call); give \(entry.name) fewer rules sharing leading comparisons, or compile for fewer architectures",
                                            at: abi.rules[entry.number]?.first?.origin)
                 }
             }
@@ -49,10 +58,12 @@ public enum RuncReading {
 
     /// Zero, and per argument the values where a comparison of the policy turns: libseccomp
     /// compares the two 32-bit halves apart, so each half of a value and of a mask is tried
-    /// as itself, its neighbours, zero and all ones; alone and together; deterministic.
+    /// as itself, its neighbours, zero, all ones and with its top bit flipped; alone and
+    /// together; deterministic.
     static func argumentVectors(_ rules: [IRRule]) -> [[UInt64]] {
         var values: [Int: Set<UInt64>] = [:]
-        func halves(_ x: UInt32) -> [UInt32] { [x, x &+ 1, x &- 1, 0, .max] }
+        // The top bit flipped too: a SeccompProfile's masks lose bit 63 (KubernetesEmitter).
+        func halves(_ x: UInt32) -> [UInt32] { [x, x &+ 1, x &- 1, 0, .max, x ^ 0x8000_0000] }
         func collect(_ e: BoolExpr) {
             switch e {
             case .cmp(let c):

@@ -43,8 +43,12 @@ struct Compile: ParsableCommand {
     @Option(help: "Write only this output.") var format: Format?
     @Option(help: "Code generator for NAME.bpf: policyc's own, or libseccomp's (reference).") var backend: Backend = .policyc
     @Flag(help: "Print program length and instructions executed per syscall, per architecture.") var stats = false
+    @Option(help: "Namespace of the Pod in NAME.k8s.yaml (its SeccompProfile is cluster-scoped).") var namespace: String?
 
     func validate() throws {
+        if let namespace, !Self.isDNSLabel(namespace) {
+            throw ValidationError("--namespace \(namespace): a Kubernetes namespace is a DNS label (lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit)")
+        }
         if format == nil, output == "-" {
             throw ValidationError("-o - writes one output to standard output; give --format")
         }
@@ -109,7 +113,10 @@ struct Compile: ParsableCommand {
             case .oci: return Array((try OCIFragmentEmitter(filter).object().render() + "\n").utf8)
             case .apparmor: return Array(AppArmorEmitter(filter).render().utf8)
             case .selinux: return Array(SELinuxEmitter(filter).render().utf8)
-            case .k8s: return Array(try KubernetesEmitter(filter).render().utf8)
+            case .k8s:
+                let kubernetes = KubernetesEmitter(filter, namespace: namespace)
+                try RuncReading.check(kubernetes.spec(), means: filter, cause: KubernetesEmitter.int64Cause)
+                return Array(try kubernetes.render().utf8)
             }
         } catch {
             let at = error.location ?? SourceLocation(file: filter.policy.file, line: 1, column: 1)
@@ -118,6 +125,12 @@ struct Compile: ParsableCommand {
         }
     }
 
+
+    static func isDNSLabel(_ name: String) -> Bool {
+        let chars = Array(name.utf8)
+        func alnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) }
+        return (1...63).contains(chars.count) && alnum(chars.first!) && alnum(chars.last!) && chars.allSatisfy { alnum($0) || $0 == 0x2d }
+    }
 
     static func statsTable(_ program: BPFProgram, arches: [Arch]) -> String {
         var text = "arch      length  mean   max  (instructions executed per syscall)\n"
