@@ -17,19 +17,16 @@ public enum Constants {
 
     public static func value(of name: String, on arch: Arch) -> UInt64? {
         if x86_64Only.contains(name), arch != .x86_64 { return nil }
+        if x86Only.contains(name), ![.x86_64, .x86, .x32].contains(arch) { return nil }
         return overrides[arch]?[name] ?? common[name]
     }
 
     public static func isKnown(_ name: String) -> Bool { common[name] != nil }
 
-    /// Terminal-flag names the headers also spell with a leading E.
-    private static let notErrno: Set<String> = [
-        "ECHO", "ECHOCTL", "ECHOE", "ECHOK", "ECHOKE", "ECHONL", "ECHOPRT", "EXTA", "EXTB", "EXTPROC",
-    ]
-
     public static let errnoNames: [String: UInt16] = {
         var map: [String: UInt16] = [:]
-        for (name, value) in common where name.hasPrefix("E") && !notErrno.contains(name) && value < 4096 {
+        for name in errnoNameSet {
+            guard let value = common[name] else { continue }
             map[name] = UInt16(value)
         }
         return map
