@@ -102,17 +102,43 @@ public struct SELinuxLabel {
 
     public init(policy: Policy) { self.policy = policy }
 
-    /// `<name>_t`, or `policyc_<name>_t` where that is a type the reference policy already has
-    /// (a policy named `default` would otherwise claim `default_t`).
+    var base: SELinuxSpec.Base { policy.selinux?.base ?? .container }
+
+    /// The process type: a platform type as named; on container-selinux `BLOCK.process`, as
+    /// udica and SPO name it; on the reference policy `<name>_t`, or `policyc_<name>_t` where that
+    /// is a type the reference policy already has (a policy named `default` would claim `default_t`).
     public var type: String {
         if let type = policy.selinux?.type { return type }
-        let derived = policy.name.replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_") + "_t"
+        if base == .container { return block + ".process" }
+        let derived = Self.identifier(policy.name) + "_t"
         return Self.referencePolicyTypes.contains(derived) ? "policyc_" + derived : derived
+    }
+
+    /// The CIL block of a container-selinux module: the policy's name, or `policyc_<name>` where
+    /// that is a block udica's templates already declare.
+    public var block: String {
+        if let type = policy.selinux?.type, type.hasSuffix(".process") { return String(type.dropLast(".process".count)) }
+        let name = Self.identifier(policy.name)
+        return Self.templateBlocks.contains(name) ? "policyc_" + name : name
+    }
+
+    /// Whether the module declares the type (a platform type is only referenced).
+    public var isDeclared: Bool { !SELinuxSpec.platformTypes.contains(type) }
+
+    static func identifier(_ name: String) -> String {
+        name.replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_")
     }
 
     static let referencePolicyTypes: Set<String> = [
         "default_t", "root_t", "usr_t", "bin_t", "lib_t", "etc_t", "tmp_t", "var_t", "proc_t", "device_t", "kernel_t",
         "init_t", "unconfined_t", "container_t", "spc_t", "httpd_t", "nginx_t", "user_t", "staff_t", "sysadm_t", "system_t",
+    ]
+
+    static let templateBlocks: Set<String> = [
+        "container", "net_container", "restricted_net_container", "tty_container", "virt_container", "x_container",
+        "config_container", "config_rw_container", "config_manage_container", "log_container", "log_rw_container",
+        "log_manage_container", "home_container", "home_rw_container", "home_manage_container", "tmp_container",
+        "tmp_rw_container",
     ]
 
     /// `auto`: two categories from the name, stable across runs and machines (FNV-1a).

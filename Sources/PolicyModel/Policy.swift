@@ -155,8 +155,24 @@ public struct AppArmorSpec: Sendable {
 }
 
 public struct SELinuxSpec: Sendable {
+    /// What the module is built on: container-selinux (udica's templates, the types container
+    /// runtimes may transition into) or the reference policy alone (a plain domain of its own).
+    public enum Base: String, Sendable, CaseIterable { case container, refpolicy }
+
     public var type: String?
     public var level: String?
+    public var base: Base = .container
+
+    /// Types the platform already has: referenced, never declared or given rules.
+    public static let platformTypes: Set<String> = [
+        "container_t", "spc_t", "container_init_t", "svirt_lxc_net_t", "svirt_sandbox_file_t", "unconfined_t",
+    ]
+
+    public init(type: String? = nil, level: String? = nil, base: Base = .container) {
+        self.type = type
+        self.level = level
+        self.base = base
+    }
 }
 
 public struct MountSpec: Sendable {

@@ -394,11 +394,24 @@ struct PolicyParser {
     }
 
     func parseSELinux(_ node: Node) -> SELinuxSpec? {
-        guard let entries = reader.mapping(node, "selinux", allowed: ["type", "level"]) else { return nil }
+        guard let entries = reader.mapping(node, "selinux", allowed: ["type", "level", "base"]) else { return nil }
         var spec = SELinuxSpec()
+        var typeNode: Node?
         for (key, _, value) in entries {
-            if key == "type" { spec.type = reader.string(value, "selinux.type")?.value }
-            else { spec.level = reader.string(value, "selinux.level")?.value }
+            switch key {
+            case "type": spec.type = reader.string(value, "selinux.type")?.value; typeNode = value
+            case "level": spec.level = reader.string(value, "selinux.level")?.value
+            default:
+                guard let word = reader.string(value, "selinux.base") else { continue }
+                if let base = SELinuxSpec.Base(rawValue: word.value) { spec.base = base } else {
+                    reader.error(value, Suggest.unknown("selinux base", word.value, among: SELinuxSpec.Base.allCases.map(\.rawValue))
+                        + " (expected container or refpolicy)")
+                }
+            }
+        }
+        if let type = spec.type, let typeNode, spec.base == .container,
+           !SELinuxSpec.platformTypes.contains(type), !type.hasSuffix(".process") || type.split(separator: ".").count != 2 {
+            reader.error(typeNode, "on base container the type is BLOCK.process, udica's naming (for example \(type.replacingOccurrences(of: "_t", with: "")).process), or a platform type such as container_t; base: refpolicy declares a plain type")
         }
         return spec
     }

@@ -320,7 +320,7 @@ public enum ShippedPolicies {
           rules: ["signal (receive) peer=unconfined,"]
 
         selinux:
-          type: webserver_t
+          # the process type is webserver.process: a udica-style block on container-selinux
           level: s0:c10,c20
 
         container:
