@@ -117,29 +117,33 @@ public struct SELinuxEmitter {
     }
 
     func containerModule() -> String {
-        var body = containerTemplates.blocks.map { "(blockinherit \($0))\n" }.joined()
-        body += "(allow process process (process (\(Self.processPermissions))))\n"
-        body += capabilityRules("process")
-        if networkAccess == .ports { body += portRules("process") }
-        body += containerFileRules()
-        return "(block \(label.block)\n" + body.split(separator: "\n").map { "    \($0)\n" }.joined() + ")\n"
+        let body = containerTemplates.blocks.map { "(blockinherit \($0))" } + containerAllows().map { $0.cil(subject: "process", selfName: "process") }
+        return "(block \(label.block)\n" + body.map { "    \($0)\n" }.joined() + ")\n"
+    }
+
+    /// The module's own rules on container-selinux, beside its templates; `Allow.selfTarget`
+    /// is the process type itself.
+    public func containerAllows() -> [Allow] {
+        var allows = [Allow(Allow.selfTarget, "process", Self.processPermissions)]
+        allows += capabilityAllows()
+        if networkAccess == .ports { allows += portAllows() }
+        return allows + containerFileAllows()
     }
 
     /// Paths outside udica's templates, by the reference policy's types (container files,
     /// `container_file_t`, are container-selinux's to allow).
-    func containerFileRules() -> String {
-        guard let fs = policy.filesystem else { return "" }
+    func containerFileAllows() -> [Allow] {
+        guard let fs = policy.filesystem else { return [] }
         let covered = Self.pathTemplates.map(\.0)
         func outside(_ paths: [Located<String>]) -> [String] {
             paths.map(\.value).filter { p in !covered.contains { Self.path(p, isUnder: $0) } }.flatMap(Self.types(for:))
         }
-        var out = Self.fileAllows(read: outside(fs.read), write: outside(fs.write),
-                                  exec: fs.exec.flatMap { Self.types(for: $0.value) }).render("process")
+        var allows = Self.fileAllows(read: outside(fs.read), write: outside(fs.write), exec: fs.exec.flatMap { Self.types(for: $0.value) })
         if fs.write.contains(where: { Self.path($0.value, isUnder: "/tmp") }) {
             // udica's tmp_rw_container writes existing files only; a write intent creates them too.
-            out += "(allow process tmpfile (file (create unlink rename setattr)))\n(allow process tmpfile (dir (\(Self.writeDir))))\n"
+            allows += [Allow("tmpfile", "file", "create unlink rename setattr"), Allow("tmpfile", "dir", Self.writeDir)]
         }
-        return out
+        return allows
     }
 
     // MARK: reference policy
@@ -156,10 +160,7 @@ public struct SELinuxEmitter {
             (allow \(type) self (fifo_file (\(Self.writeFile))))
 
             """
-        out += capabilityRules(type)
-        out += networkRules(type)
-        out += fileRules(type)
-        return out
+        return out + (capabilityAllows() + networkAllows() + fileAllows()).map { $0.cil(subject: type, selfName: "self") + "\n" }.joined()
     }
 
     /// `s0:c10,c20` as (s0, [c10, c20]).
@@ -169,51 +170,59 @@ public struct SELinuxEmitter {
         return (parts[0], categories)
     }
 
-    func capabilityRules(_ subject: String) -> String {
+    /// One allow rule: the module's process type may do `perms` on `target` objects of `cls`.
+    public struct Allow: Equatable, Sendable {
+        /// The process type itself (CIL `process` in a block, `self` in a plain module, SPO's `@self`).
+        public static let selfTarget = "@self"
+        public let target: String, cls: String, perms: [String]
+
+        init(_ target: String, _ cls: String, _ perms: String) { self.init(target, cls, perms.split(separator: " ").map(String.init)) }
+        init(_ target: String, _ cls: String, _ perms: [String]) { (self.target, self.cls, self.perms) = (target, cls, perms) }
+
+        func cil(subject: String, selfName: String) -> String {
+            "(allow \(subject) \(target == Self.selfTarget ? selfName : target) (\(cls) (\(perms.joined(separator: " ")))))"
+        }
+    }
+
+    func capabilityAllows() -> [Allow] {
         let names = CapabilitySets.names(filter.capabilities.bounding)
         let low = names.filter { Capabilities.number($0)! < 32 }.map { $0.dropFirst(4).lowercased() }
         let high = names.filter { Capabilities.number($0)! >= 32 }.map { $0.dropFirst(4).lowercased() }
-        var out = ""
-        let target = subject == "process" ? "process" : "self"
-        if !low.isEmpty { out += "(allow \(subject) \(target) (capability (\(low.joined(separator: " ")))))\n" }
-        if !high.isEmpty { out += "(allow \(subject) \(target) (capability2 (\(high.joined(separator: " ")))))\n" }
-        return out
+        return [("capability", low), ("capability2", high)].filter { !$0.1.isEmpty }.map { Allow(Allow.selfTarget, $0.0, $0.1) }
     }
 
-    func networkRules(_ type: String) -> String {
+    func networkAllows() -> [Allow] {
         let families = policy.network?.families.map { $0.map(\.value) } ?? ["unix", "inet", "inet6", "netlink"]
         var classes = Set<String>()
         for family in families { classes.formUnion(Self.familyClasses[family] ?? []) }
-        var out = classes.sorted().map { "(allow \(type) self (\($0) (\(Self.socketPermissions))))\n" }.joined()
-        if classes.contains("tcp_socket") { out += portRules(type) }
-        return out
+        let sockets = classes.sorted().map { Allow(Allow.selfTarget, $0, Self.socketPermissions) }
+        return sockets + (classes.contains("tcp_socket") ? portAllows() : [])
     }
 
     /// `name_bind`/`name_connect` for listed TCP ports. Ports keep the system's labels, which
     /// differ between distributions; the numbers themselves are Landlock's to enforce.
-    func portRules(_ subject: String) -> String {
-        guard let network = policy.network, !network.tcpBind.isEmpty || !network.tcpConnect.isEmpty else { return "" }
+    func portAllows() -> [Allow] {
+        guard let network = policy.network, !network.tcpBind.isEmpty || !network.tcpConnect.isEmpty else { return [] }
         var perms: [String] = []
         if !network.tcpBind.isEmpty { perms.append("name_bind") }
         if !network.tcpConnect.isEmpty { perms.append("name_connect") }
-        return "(allow \(subject) port_type (tcp_socket (\(perms.joined(separator: " ")))))\n"
+        return [Allow("port_type", "tcp_socket", perms)]
     }
 
-    func fileRules(_ type: String) -> String {
+    func fileAllows() -> [Allow] {
         guard let fs = policy.filesystem else {
-            return Self.fileAllows(read: ["default_t", "root_t", "usr_t", "bin_t", "lib_t", "etc_t", "tmp_t", "var_t"], write: [], exec: []).render(type)
+            return Self.fileAllows(read: ["default_t", "root_t", "usr_t", "bin_t", "lib_t", "etc_t", "tmp_t", "var_t"], write: [], exec: [])
         }
         let types = { (paths: [Located<String>]) in paths.flatMap { Self.types(for: $0.value) } }
-        return Self.fileAllows(read: types(fs.read), write: types(fs.write), exec: types(fs.exec)).render(type)
+        return Self.fileAllows(read: types(fs.read), write: types(fs.write), exec: types(fs.exec))
     }
 
-    /// File permissions by target type and class, so a type read, written and executed gets one
+    /// File permissions by target type and class: a type read, written and executed gets one
     /// rule per class with the union of permissions.
-    struct FileAllows {
-        private var order: [String] = []
-        private var perms: [String: [String: [String]]] = [:]
-
-        mutating func add(_ targets: [String], file: String, dir: String) {
+    static func fileAllows(read: [String], write: [String], exec: [String]) -> [Allow] {
+        var order: [String] = []
+        var perms: [String: [String: [String]]] = [:]
+        for (targets, file, dir) in [(read, readFile, readDir), (write, writeFile, writeDir), (exec, execFile, readDir)] {
             for target in targets {
                 if perms[target] == nil { order.append(target); perms[target] = [:] }
                 for (cls, list) in [("file", file), ("dir", dir), ("lnk_file", "read getattr")] {
@@ -223,19 +232,6 @@ public struct SELinuxEmitter {
                 }
             }
         }
-
-        func render(_ subject: String) -> String {
-            order.flatMap { target in
-                ["file", "dir", "lnk_file"].map { "(allow \(subject) \(target) (\($0) (\(perms[target]![$0]!.joined(separator: " ")))))\n" }
-            }.joined()
-        }
-    }
-
-    static func fileAllows(read: [String], write: [String], exec: [String]) -> FileAllows {
-        var allows = FileAllows()
-        allows.add(read, file: readFile, dir: readDir)
-        allows.add(write, file: writeFile, dir: writeDir)
-        allows.add(exec, file: execFile, dir: readDir)
-        return allows
+        return order.flatMap { target in ["file", "dir", "lnk_file"].map { Allow(target, $0, perms[target]![$0]!) } }
     }
 }

@@ -82,14 +82,16 @@ import Yams
         let f = try filter(name)
         let yaml = try KubernetesEmitter(f).render()
         let documents = try Array(Yams.load_all(yaml: yaml))
-        #expect(documents.count == 2)
+        let selinux = f.policy.selinux != nil
+        #expect(documents.count == (selinux ? 3 : 2))
+        #expect(((documents.count == 3 ? documents[1] : nil) as? [String: Any])?["kind"] as? String == (selinux ? "SelinuxProfile" : nil))
         let profile = try #require(documents[0] as? [String: Any])
         #expect(profile["kind"] as? String == "SeccompProfile")
         let spec = try #require(profile["spec"] as? [String: Any])
         let json = try JSONSerialization.jsonObject(with: Data((try SeccompJSONEmitter(f).object().render()).utf8)) as? [String: Any]
         #expect((spec["syscalls"] as? [Any])?.count == (json?["syscalls"] as? [Any])?.count)
         #expect(spec["defaultAction"] as? String == json?["defaultAction"] as? String)
-        let pod = try #require(documents[1] as? [String: Any])
+        let pod = try #require(documents.last as? [String: Any])
         let security = try #require((pod["spec"] as? [String: Any])?["securityContext"] as? [String: Any])
         #expect((security["seccompProfile"] as? [String: Any])?["type"] as? String == "Localhost")
         let selinuxType = (security["seLinuxOptions"] as? [String: Any])?["type"] as? String

@@ -2,6 +2,7 @@ import Foundation
 import PolicyCompiler
 import PolicyModel
 import Testing
+import Yams
 
 /// NAME.cil as SELinux's own tools read it: on container-selinux (a stand-in of its declarations
 /// with udica's templates, in a copy of Debian's reference-policy store) and, for `base:
@@ -63,8 +64,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let container = try Self.policies.map { try filter($0) }
         let reference = try Self.policies.map { try referenceVariant($0) }
-        let modules = (container + reference).map { ($0.policy.name, SELinuxEmitter($0).render()) }
+        let spo = try container.compactMap { f in try Self.spoModule(f).map { (f, $0) } }
+        let modules = (container + reference).map { ($0.policy.name, SELinuxEmitter($0).render()) } + spo.map { ("spo_" + $0.0.policy.name, $0.1) }
         let policy = try install(modules, in: root)
+        try expectSPOProfilesMeanTheModules(spo.map(\.0), in: policy)
         let types = (container + reference).map { SELinuxLabel(policy: $0.policy).type }
         // sesearch loads the policy for a second each time: one query per type, two at once.
         let found = Found(types.count)
@@ -89,6 +92,44 @@ import Testing
             expectCapabilities(f, type: type, rules: rules)
         }
         expectNetworkAndFiles { name in found.get(types.firstIndex(of: name)!) }
+    }
+
+    /// The SelinuxProfile of NAME.k8s.yaml as SPO's selinuxd turns it into CIL (its obj2cil:
+    /// the block, `container` and the other inherited blocks, one allow per type and class with
+    /// `@self` as the block's process type), named spo_NAME here so it sits beside NAME.cil.
+    static func spoModule(_ f: CompiledFilter) throws -> String? {
+        let documents = try Array(Yams.load_all(yaml: try KubernetesEmitter(f).render()))
+        guard let profile = documents.compactMap({ $0 as? [String: Any] }).first(where: { $0["kind"] as? String == "SelinuxProfile" }),
+              let spec = profile["spec"] as? [String: Any] else { return nil }
+        let block = "spo_" + f.policy.name
+        var out = "(block \(block)\n(blockinherit container)\n"
+        for inherit in spec["inherit"] as? [[String: String]] ?? [] where inherit["name"] != "container" {
+            out += "(blockinherit \(inherit["name"]!))\n"
+        }
+        let allow = spec["allow"] as? [String: [String: [String]]] ?? [:]
+        for target in allow.keys.sorted() {
+            for cls in allow[target]!.keys.sorted() {
+                let type = target == "@self" ? block + ".process" : target
+                out += "(allow process \(type) ( \(cls) ( \(Set(allow[target]![cls]!).sorted().joined(separator: " ")) )))\n"
+            }
+        }
+        // The templates' install line, so install() adds the files they live in.
+        return "; /usr/share/udica/templates/{" + Self.templates(named: SELinuxEmitter(f).render()).map { ($0 as NSString).lastPathComponent }.joined(separator: ",") + "}\n" + out + ")\n"
+    }
+
+    /// spo_NAME.process has exactly NAME.process's rules but the capability ones SPO refuses.
+    func expectSPOProfilesMeanTheModules(_ filters: [CompiledFilter], in policy: String) throws {
+        #expect(filters.map(\.policy.name) == ["strict", "webserver"])
+        for f in filters {
+            let name = f.policy.name
+            func rules(_ block: String) throws -> Set<String> {
+                Set(try search(policy, ["-s", block + ".process"]).replacingOccurrences(of: block + ".", with: "BLOCK.").split(separator: "\n")
+                    .map(String.init).filter { !$0.contains(":capability") })
+            }
+            let module = try rules(name), spo = try rules("spo_\(name)")
+            #expect(module.symmetricDifference(spo).isEmpty, "\(name): only in NAME.cil \(module.subtracting(spo)); only in SPO's \(spo.subtracting(module))")
+            #expect(module.count > 20)
+        }
     }
 
     /// Query results from concurrent workers.
