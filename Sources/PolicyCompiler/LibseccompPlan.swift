@@ -285,10 +285,9 @@ public struct LibseccompPlan: Sendable {
             let options: [ArgCmp?]
             if cmps.count == 1 {
                 options = cmps
+            } else if cmps.contains(where: { $0.mask != nil }) {
+                options = maskedOptions(arg: arg, cmps, universe: universe)
             } else {
-                guard cmps.allSatisfy({ $0.mask == nil }) else {
-                    throw .notExpressible("'\(name)': a masked comparison and another comparison on arg\(arg) in one rule; libseccomp allows one comparison per argument")
-                }
                 var collected: [ArgCmp?] = []
                 for (lo, hi) in intervals(cmps, universe: universe) {
                     collected += try comparisons(arg: arg, lo: lo, hi: hi, universe: universe, name: name)
@@ -299,6 +298,34 @@ public struct LibseccompPlan: Sendable {
             guard terms.count <= maxTerms else { throw .notExpressible("'\(name)': the condition expands to more than \(maxTerms) libseccomp rules") }
         }
         return terms
+    }
+
+    /// Masked equalities and other comparisons on one argument as one masked equality per
+    /// aligned block of the interval the others leave: two masked equalities hold together
+    /// exactly when they agree where both masks have bits, as the one of both masks.
+    static func maskedOptions(arg: Int, _ cmps: [ArgCmp], universe: UInt64) -> [ArgCmp?] {
+        var mask: UInt64 = 0, value: UInt64 = 0
+        func meet(_ m: UInt64, _ v: UInt64) -> Bool {
+            guard (value ^ v) & mask & m == 0 else { return false }
+            (mask, value) = (mask | m, value | (v & m))
+            return true
+        }
+        for c in cmps where c.mask != nil {
+            guard meet(c.mask! & universe, c.value & universe) else { return [] }
+        }
+        let (common, commonValue) = (mask, value)
+        let others = cmps.filter { $0.mask == nil }
+        var blocks: [(UInt64, UInt64)] = [(0, 0)]
+        if !others.isEmpty {
+            blocks = intervals(others, universe: universe).flatMap { lo, hi in
+                lo == 0 && hi == universe ? [(0, 0)] : alignedBlocks(lo, hi).map { base, bits in (universe & ~((1 << UInt64(bits)) - 1), base) }
+            }
+        }
+        return blocks.compactMap { m, v -> ArgCmp?? in
+            (mask, value) = (common, commonValue)
+            guard meet(m, v) else { return nil }
+            return .some(mask == 0 ? nil : ArgCmp(arg: arg, mask: mask, op: .eq, value: value))
+        }
     }
 
     /// The values in 0...universe that satisfy every comparison, as closed intervals.

@@ -58,6 +58,9 @@ import Testing
         "(arg2 & 0x81) != 0x81 && arg0 == 2", "!((arg2 & 0x30) < 0x20)", "(arg2 & 0) < 1", "(arg2 & 0xfe) >= 0",
         // Bounded intervals (more than 16 values): aligned blocks of masked equalities.
         "arg2 >= 5 && arg2 <= 300", "arg2 > 17 && arg2 < 0x1f0 && arg2 != 100", "!(arg2 > 0x40 && arg2 < 0x1c1) && arg0 == 10",
+        // A mask and another comparison on one argument: one masked equality per aligned block.
+        "(arg2 & 0xf0) == 0x10 && arg2 < 0x150", "(arg2 & 4) == 4 && arg2 != 6 && arg2 <= 0x120",
+        "(arg2 & 0xf) == 1 && (arg2 & 0x1f0) == 0x40", "(arg2 & 1) == 1 && (arg2 & 3) == 2", "(arg2 & 0x30) != 0x10 && arg2 > 0x77",
     ]
 
     /// runc, reading NAME.seccomp.json, builds a filter that answers every value of the masked

@@ -148,6 +148,8 @@ struct RuncTally: CustomStringConvertible {
 
 enum RuncRandomPolicy {
     static let count = Int(ProcessInfo.processInfo.environment["POLICYC_RANDOM_POLICIES"] ?? "") ?? 160
+    /// POLICYC_RANDOM_VERBOSE=1 prints each located error, to see what the JSON cannot say.
+    static let verbose = ProcessInfo.processInfo.environment["POLICYC_RANDOM_VERBOSE"] != nil
     static let actions = ["allow", "errno(EPERM)", "errno(EACCES)", "errno(ENOSYS)", "errno(1234)", "kill-process",
                           "kill-thread", "trap", "log", "trace(7)", "trace(5000)", "notify"]
     static let families = ["unix", "inet", "inet6", "netlink", "packet"]
@@ -168,6 +170,7 @@ enum RuncRandomPolicy {
             let json: String
             do { json = try RuncReading.checkedJSON(filter).render() } catch {
                 #expect(error.location != nil, "an unlocated error: \(error)\n\(text)")
+                if verbose { print("located error, seed \(hex(seed)): \(error)") }
                 tally.locatedErrors += 1
                 continue
             }
