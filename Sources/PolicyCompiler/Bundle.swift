@@ -44,36 +44,53 @@ public struct BundleConfig {
     }
 
     /// What runc 1.1 does after it has loaded the filter and before its execve (traced from
-    /// Debian's runc 1.1.5): open its exec fifo for writing, then list /proc/self/fd (fstatfs
-    /// to check it is procfs, getdents64) to close what should not cross. A policy that
-    /// denies one of them would never start under runc; the bundle's filter allows exactly
-    /// these, ahead of the policy's rules, and nothing else changes. With a filesystem section
-    /// the root is read-only, so the open adds at most writing, without creating or truncating,
-    /// an existing file on a writable mount.
+    /// Debian's runc 1.1.5): open its exec fifo for writing (`/proc/self/fd/N`, `O_WRONLY |
+    /// O_CLOEXEC`), then open and list /proc/self/fd (`O_RDONLY | O_CLOEXEC`; fstatfs to check
+    /// it is procfs, getdents64) to close what should not cross. A policy that denies one of
+    /// them would never start under runc; the bundle's filter allows exactly these argument
+    /// shapes, ahead of the policy's rules, and nothing else changes. That is a loosening where
+    /// the policy denies such opens: reading any file opened with exactly those flags, and
+    /// writing, without creating or truncating, an existing file on a writable mount (with a
+    /// filesystem section the root is read-only). `policyc bundle` warns where it applies.
     public static let runcAfterFilter: [(name: String, args: [UInt64], compared: [Int])] = [
         ("openat", [0xFFFF_FFFF_FFFF_FF9C, 0, 0x80001, 0, 0, 0], [0, 2]),   // AT_FDCWD, O_WRONLY|O_CLOEXEC
+        ("openat", [0xFFFF_FFFF_FFFF_FF9C, 0, 0x80000, 0, 0, 0], [0, 2]),   // AT_FDCWD, O_RDONLY|O_CLOEXEC
         ("fstatfs", [4, 0, 0, 0, 0, 0], []),
         ("getdents64", [4, 0, 8192, 0, 0, 0], []),
     ]
 
-    /// The calls of `runcAfterFilter` the policy's filter denies on the native architecture.
+    /// The syscalls of `runcAfterFilter` the policy's filter denies on the native architecture.
     public static func deniedRuncCalls(_ filter: CompiledFilter) -> [String] {
+        var names: [String] = []
+        for call in deniedCalls(filter) where !names.contains(call.name) { names.append(call.name) }
+        return names
+    }
+
+    private static func deniedCalls(_ filter: CompiledFilter) -> [(name: String, args: [UInt64], compared: [Int])] {
         runcAfterFilter.filter { call in
             guard let nr = SyscallTable.forArch(.native).number(of: call.name),
                   let outcome = try? BPFInterpreter(filter.program).run(auditArch: Arch.native.auditArch, nr: nr, args: call.args) else { return false }
             return outcome.action != .allow && outcome.action != .log
-        }.map(\.name)
+        }
+    }
+
+    /// Where the policy decides the first of `names` on the native architecture.
+    public static func firstRule(of names: [String], in filter: CompiledFilter) -> SourceLocation? {
+        guard let abi = filter.ir.archIR(.native) else { return nil }
+        return names.lazy.compactMap { abi.table.number(of: $0).flatMap { abi.rules[$0]?.first?.origin } }.first
     }
 
     static func startableByRunc(_ filter: CompiledFilter) -> CompiledFilter {
-        let denied = Set(deniedRuncCalls(filter))
+        let denied = deniedCalls(filter)
         guard !denied.isEmpty else { return filter }
         var ir = filter.ir
-        for call in runcAfterFilter where denied.contains(call.name) {
+        for call in denied {
             let condition: BoolExpr? = call.compared.isEmpty ? nil
                 : .and(call.compared.map { .cmp(ArgCmp(arg: $0, mask: nil, op: .eq, value: call.args[$0])) })
             for i in ir.arches.indices {
                 guard let nr = ir.arches[i].table.number(of: call.name) else { continue }
+                // 32-bit ABIs compare low halves, as the policy's own conditions there.
+                let condition = ir.arches[i].arch.hasWideArguments ? condition : condition.map { $0.map(\.narrowed) }
                 let origin = ir.arches[i].rules[nr]?.first?.origin ?? SourceLocation(file: filter.policy.file, line: 1, column: 1)
                 ir.arches[i].rules[nr, default: []].insert(IRRule(condition: condition, action: .allow, origin: origin), at: 0)
             }

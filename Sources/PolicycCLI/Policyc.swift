@@ -121,7 +121,7 @@ struct Bundle: ParsableCommand {
         try runTests(filter)
         let runcCalls = BundleConfig.deniedRuncCalls(filter)
         if !runcCalls.isEmpty {
-            report([Diagnostic(.warning, SourceLocation(file: file, line: 1, column: 1),
+            report([Diagnostic(.warning, BundleConfig.firstRule(of: runcCalls, in: filter) ?? SourceLocation(file: file, line: 1, column: 1),
                                "the bundle's filter allows \(runcCalls.joined(separator: ", ")), which the policy denies: runc makes them after loading it (its exec fifo, closing descriptors); see Docs/outputs.md")])
         }
         let json: String

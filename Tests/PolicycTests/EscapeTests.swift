@@ -451,6 +451,20 @@ import Testing
         if name == "strict" { #expect(out.contains("create=1") && out.contains("Operation not permitted"), "\(out)") }
     }
 
+    /// The same on a policy for x86_64 and x86: the call runc makes is allowed on both ABIs, on
+    /// x86 as its 32-bit arguments read (one JSON rule set), and the warning points at the rule.
+    @Test func bundleForTwoABIsStartsUnderRunc() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let policy = dir + "/x86.yaml"
+        try Data("policyc: v1\nname: x86\nseccomp:\n  defaultAction: allow\n  architectures: [x86_64, x86]\n  syscalls:\n    - names: [openat]\n      action: errno(EACCES)\n".utf8)
+            .write(to: URL(fileURLWithPath: policy))
+        let (_, _, err) = try runPolicyc(["bundle", policy, "--rootfs", dir, "-o", dir + "/b"])
+        #expect(err.contains("x86.yaml:7:7: warning: the bundle's filter allows openat"), "\(err)")
+        let (status, out) = try runcRun(policy: policy, script: "echo started; busybox cat /etc/hostname; echo read=$?")
+        #expect(status == 0 && out.contains("started") && out.contains("read=1") && out.contains("Permission denied"), "\(out)")
+    }
+
     @Test func runcRefusesHostDevices() throws {
         let script = "busybox dd if=/blk of=/dev/null bs=512 count=1; echo blk=$?; busybox mknod /tmp/b b 7 0; busybox dd if=/tmp/b of=/dev/null bs=512 count=1; echo made=$?"
         let (_, out) = try runcRun(script: script) { r in
