@@ -10,9 +10,30 @@ import PolicyModel
 public enum RuncReading {
     /// The JSON, once it is known to mean what NAME.bpf means; else a located error.
     public static func checkedJSON(_ filter: CompiledFilter) throws(SeccompJSONEmitter.EmitError) -> JSONValue {
-        let json = try SeccompJSONEmitter(filter).object()
-        try check(json, means: filter)
-        return json
+        try SeccompJSONEmitter(readable(filter)).object()
+    }
+
+    /// `filter`, with the syscalls whose rules libseccomp mis-compiles written as equalities
+    /// only in its JSON (libseccomp's trouble is with ranges and `!=` on rules sharing leading
+    /// comparisons), once runc reading that JSON builds NAME.bpf's verdicts; else a located error.
+    public static func readable(_ filter: CompiledFilter) throws(SeccompJSONEmitter.EmitError) -> CompiledFilter {
+        var filter = filter
+        var misCompiled: SeccompJSONEmitter.EmitError?
+        while true {
+            let program: BPFProgram
+            do throws(SeccompJSONEmitter.EmitError) {
+                let json = try SeccompJSONEmitter(filter).object()
+                do { program = try LibseccompBackend.compileLikeRunc(LibseccompBackend.OCIProfile(json), giveUpAfter: deadline) } catch {
+                    throw SeccompJSONEmitter.EmitError.notExpressible("runc (libseccomp \(LibseccompBackend.version)) refuses this profile: \(error)", at: firstRule(filter.ir))
+                }
+            } catch {
+                // What the equalities could not say is no reason to report: the mis-compilation is.
+                throw misCompiled ?? error
+            }
+            guard let (name, difference) = firstDifference(filter, runc: program, cause: nil) else { return filter }
+            misCompiled = misCompiled ?? difference
+            guard let name, filter.equalitiesOnlyInJSON.insert(name).inserted else { throw misCompiled! }
+        }
     }
 
     /// A `linux.seccomp` object (NAME.seccomp.json, or a SeccompProfile's spec) that runc builds
@@ -23,7 +44,7 @@ public enum RuncReading {
         do { program = try LibseccompBackend.compileLikeRunc(LibseccompBackend.OCIProfile(json), giveUpAfter: deadline) } catch {
             throw .notExpressible("runc (libseccomp \(LibseccompBackend.version)) refuses this profile: \(error)", at: firstRule(filter.ir))
         }
-        if let difference = firstDifference(filter, runc: program, cause: cause) { throw difference }
+        if let (_, difference) = firstDifference(filter, runc: program, cause: cause) { throw difference }
     }
 
     /// libseccomp builds the largest shipped and corpus profiles in well under a second.
@@ -34,7 +55,8 @@ public enum RuncReading {
         ir.arches.flatMap { $0.rules.values.flatMap { $0.map(\.origin) } }.min { ($0.line, $0.column) < ($1.line, $1.column) }
     }
 
-    static func firstDifference(_ filter: CompiledFilter, runc: BPFProgram, cause: String?) -> SeccompJSONEmitter.EmitError? {
+    /// The first call the two filters answer differently: its syscall and the error that says so.
+    static func firstDifference(_ filter: CompiledFilter, runc: BPFProgram, cause: String?) -> (String?, SeccompJSONEmitter.EmitError)? {
         let ours = BPFInterpreter(filter.program), theirs = BPFInterpreter(runc)
         for abi in filter.ir.arches {
             for entry in abi.table.entries
@@ -42,14 +64,14 @@ public enum RuncReading {
                 for args in argumentVectors(abi.rules[entry.number] ?? []) {
                     guard let a = try? ours.run(auditArch: abi.arch.auditArch, nr: entry.number, args: args),
                           let b = try? theirs.run(auditArch: abi.arch.auditArch, nr: entry.number, args: args) else {
-                        return .notExpressible("the filter runc would build from this profile cannot be run", at: firstRule(filter.ir))
+                        return (nil, .notExpressible("the filter runc would build from this profile cannot be run", at: firstRule(filter.ir)))
                     }
                     guard a.returnValue != b.returnValue else { continue }
                     let shown = args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
                     let call = "\(entry.name)(\(shown)) would get \(b.action) instead of \(a.action)"
-                    return .notExpressible(cause.map { "'\(entry.name)': \($0): \(call)" }
+                    return (entry.name, .notExpressible(cause.map { "'\(entry.name)': \($0): \(call)" }
                                            ?? "'\(entry.name)': libseccomp \(LibseccompBackend.version), as runc uses it, mis-compiles this syscall's rules on \(abi.arch.rawValue): \(call); give \(entry.name) fewer rules sharing leading comparisons, or compile for fewer architectures",
-                                           at: abi.rules[entry.number]?.first?.origin)
+                                           at: abi.rules[entry.number]?.first?.origin))
                 }
             }
         }

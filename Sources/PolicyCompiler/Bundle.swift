@@ -6,7 +6,8 @@ public struct BundleConfig {
     public let filter: CompiledFilter
     /// The filter the bundle carries: the policy's, allowing what runc itself calls after
     /// loading it (see `startableByRunc`).
-    public let seccompFilter: CompiledFilter
+    /// The filter runc gets: the policy's, with runc's own calls allowed (`startableByRunc`).
+    public var seccompFilter: CompiledFilter
     public let rootfs: String
     public let args: [String]
     /// LSM labels to leave out: runc refuses a label for an LSM the kernel has not enabled.

@@ -6,6 +6,9 @@ public struct CompiledFilter: Sendable {
     public let ir: FilterIR
     public let program: BPFProgram
     public let capabilities: CapabilitySets
+    /// Syscalls whose OCI JSON rules compare by (masked) equality only, because libseccomp
+    /// 2.5.4 mis-compiles their rules with ranges or `!=` (set by RuncReading).
+    public var equalitiesOnlyInJSON: Set<String> = []
 
     public init(policy: Policy, ir: FilterIR, program: BPFProgram, capabilities: CapabilitySets = .dockerDefault) {
         self.policy = policy

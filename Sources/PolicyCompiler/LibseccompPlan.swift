@@ -22,7 +22,8 @@ public struct LibseccompPlan: Sendable {
     public static let maxTerms = 256
 
     /// One architecture's rules, by syscall name.
-    public static func build(_ abi: ArchIR, defaultAction: Action, newSyscallAction: Action) throws(SeccompJSONEmitter.EmitError) -> [Rule] {
+    public static func build(_ abi: ArchIR, defaultAction: Action, newSyscallAction: Action,
+                             equalitiesOnly: Set<String> = []) throws(SeccompJSONEmitter.EmitError) -> [Rule] {
         var out: [Rule] = []
         for number in abi.rules.keys.sorted() {
             let name = abi.table.name(of: number)!
@@ -31,7 +32,8 @@ public struct LibseccompPlan: Sendable {
                 let origin = abi.rules[number]!.first { $0.action == action }!.origin
                 for term in terms {
                     let split: [[ArgCmp]]
-                    do { split = try splitSameArgument(term, universe: universe, name: name) } catch { throw error.located(origin) }
+                    do { split = try splitSameArgument(term, universe: universe, name: name, equalitiesOnly: equalitiesOnly.contains(name)) }
+                    catch { throw error.located(origin) }
                     for comparisons in split {
                         // libseccomp would drop the mask of any other operator: never emitted.
                         guard comparisons.allSatisfy({ $0.mask == nil || $0.op == .eq }) else {
@@ -66,11 +68,11 @@ public struct LibseccompPlan: Sendable {
 
     /// The whole filter's rules for OCI JSON: every architecture must agree on a syscall's
     /// rules (32-bit ABIs on the low halves, as libseccomp narrows them itself).
-    public static func build(_ ir: FilterIR) throws(SeccompJSONEmitter.EmitError) -> LibseccompPlan {
+    public static func build(_ ir: FilterIR, equalitiesOnly: Set<String> = []) throws(SeccompJSONEmitter.EmitError) -> LibseccompPlan {
         var perArch: [(Arch, [String: [RuleKey]])] = []
         for abi in ir.arches {
             var byName: [String: [RuleKey]] = [:]
-            for rule in try build(abi, defaultAction: ir.defaultAction, newSyscallAction: ir.newSyscallAction) {
+            for rule in try build(abi, defaultAction: ir.defaultAction, newSyscallAction: ir.newSyscallAction, equalitiesOnly: equalitiesOnly) {
                 byName[rule.name, default: []].append(rule.key)
             }
             perArch.append((abi.arch, byName))
@@ -275,17 +277,19 @@ public struct LibseccompPlan: Sendable {
     }
 
     /// libseccomp takes one comparison per argument in a rule: several on one argument become
-    /// the value intervals they leave, one rule per interval.
-    static func splitSameArgument(_ term: [ArgCmp], universe: UInt64, name: String) throws(SeccompJSONEmitter.EmitError) -> [[ArgCmp]] {
+    /// the value intervals they leave, one rule per interval. With `equalitiesOnly` every range
+    /// and `!=` becomes masked equalities of aligned blocks.
+    static func splitSameArgument(_ term: [ArgCmp], universe: UInt64, name: String,
+                                  equalitiesOnly: Bool = false) throws(SeccompJSONEmitter.EmitError) -> [[ArgCmp]] {
         var byArg: [Int: [ArgCmp]] = [:]
         for c in term { byArg[c.arg, default: []].append(c) }
         var terms: [[ArgCmp]] = [[]]
         for arg in byArg.keys.sorted() {
             let cmps = byArg[arg]!
             let options: [ArgCmp?]
-            if cmps.count == 1 {
+            if cmps.count == 1, !equalitiesOnly || cmps[0].op == .eq {
                 options = cmps
-            } else if cmps.contains(where: { $0.mask != nil }) {
+            } else if equalitiesOnly || cmps.contains(where: { $0.mask != nil }) {
                 options = maskedOptions(arg: arg, cmps, universe: universe)
             } else {
                 var collected: [ArgCmp?] = []

@@ -47,7 +47,7 @@ public struct SeccompJSONEmitter {
 
     /// Groups syscalls whose rules (by architecture-independent content) are equal.
     private func rules() throws(EmitError) -> [JSONValue] {
-        let plans = try LibseccompPlan.build(filter.ir)
+        let plans = try LibseccompPlan.build(filter.ir, equalitiesOnly: filter.equalitiesOnlyInJSON)
         var groups: [(key: LibseccompPlan.RuleKey, names: [String])] = []
         var index: [LibseccompPlan.RuleKey: Int] = [:]
         for rule in plans.rules {

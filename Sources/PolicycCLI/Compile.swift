@@ -96,17 +96,19 @@ struct Compile: ParsableCommand {
         }
     }
 
-    /// Why runc would not build NAME.bpf's filter from the seccomp JSON, when an asked-for
-    /// output carries it; checked once for all of them.
-    private func runcReading(_ filter: CompiledFilter, formats: [Format]) -> SeccompJSONEmitter.EmitError? {
-        guard formats.contains(where: \.carriesSeccompJSON) else { return nil }
-        do { _ = try RuncReading.checkedJSON(filter); return nil } catch { return error }
+    /// The filter whose seccomp JSON runc builds into NAME.bpf's verdicts, or why there is
+    /// none, when an asked-for output carries it; checked once for all of them.
+    private func runcReading(_ filter: CompiledFilter, formats: [Format]) -> Result<CompiledFilter, SeccompJSONEmitter.EmitError> {
+        guard formats.contains(where: \.carriesSeccompJSON) else { return .success(filter) }
+        do { return .success(try RuncReading.readable(filter)) } catch { return .failure(error) }
     }
 
     /// One output's bytes, or nil with the reason reported at the rule it cannot carry.
-    private func render(_ format: Format, _ filter: CompiledFilter, program: BPFProgram, runc: SeccompJSONEmitter.EmitError?) -> [UInt8]? {
+    private func render(_ format: Format, _ compiled: CompiledFilter, program: BPFProgram,
+                        runc: Result<CompiledFilter, SeccompJSONEmitter.EmitError>) -> [UInt8]? {
+        let filter = format.carriesSeccompJSON ? ((try? runc.get()) ?? compiled) : compiled
         do throws(SeccompJSONEmitter.EmitError) {
-            if format.carriesSeccompJSON, let runc { throw runc }
+            if format.carriesSeccompJSON, case .failure(let error) = runc { throw error }
             switch format {
             case .bpf: return program.bytes
             case .seccompJSON: return Array((try SeccompJSONEmitter(filter).object().render() + "\n").utf8)

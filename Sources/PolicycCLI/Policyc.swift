@@ -126,8 +126,8 @@ struct Bundle: ParsableCommand {
         }
         let json: String
         do {
-            let config = BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy))
-            _ = try RuncReading.checkedJSON(config.seccompFilter)
+            var config = BundleConfig(filter, rootfs: rootfs, args: command, withoutLabels: try unavailableLabels(filter.policy))
+            config.seccompFilter = try RuncReading.readable(config.seccompFilter)
             json = try config.object().render() + "\n"
         } catch let exit as ExitCode {
             throw exit

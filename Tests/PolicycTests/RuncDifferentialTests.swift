@@ -106,6 +106,31 @@ import Testing
         }
     }
 
+    /// libseccomp 2.5.4 mis-compiles write's rules here (`write(0, 0, 0, 0, 0, 0x100000007)`
+    /// trapped, seed 0x5EED0040); written as masked equalities of aligned blocks they build
+    /// the same filter as NAME.bpf.
+    @Test func rulesLibseccompMisCompilesAreWrittenAsEqualities() throws {
+        let filter = try #require(compile(text: """
+            policyc: v1
+            name: reshaped
+            seccomp:
+              defaultAction: trap
+              architectures: [x86_64]
+              syscalls:
+                - names: [execve, exit_group]
+                  action: allow
+                - names: [write]
+                  action: allow
+                  when: "(arg5 <= 0x200000000) || ((arg1 != 0x0) || (arg5 <= 0x100000006))"
+            """).0)
+        #expect(throws: SeccompJSONEmitter.EmitError.self) { try RuncReading.check(SeccompJSONEmitter(filter).object(), means: filter) }
+        let readable = try RuncReading.readable(filter)
+        #expect(readable.equalitiesOnlyInJSON == ["write"])
+        let reshaped = try ArtifactMeaningTests.ociProfile(try SeccompJSONEmitter(readable).object().render())
+        #expect(reshaped.syscalls.flatMap(\.args).allSatisfy { $0.op == "SCMP_CMP_EQ" || $0.op == "SCMP_CMP_MASKED_EQ" })
+        #expect(try compareWithReference(filter, reference: LibseccompBackend.compileLikeRunc(reshaped), seed: 7) > 300)
+    }
+
     /// Where libseccomp 2.5.4 would build other verdicts from the JSON, there is no JSON but an
     /// error at the rule; NAME.bpf is still written.
     @Test func rulesLibseccompMisCompilesAreALocatedError() throws {
