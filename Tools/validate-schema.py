@@ -9,6 +9,9 @@
       every object of the YAML stream FILE whose kind a CRD in CRD_DIR defines, against the
       openAPIV3Schema of its apiVersion, with unknown fields rejected (what `kubectl apply
       --validate=strict` does; without it the API server would prune them silently).
+  validate-schema.py jsonl SCHEMA FILE
+      every line of the JSON Lines FILE against the JSON Schema (draft 2020-12) SCHEMA, with
+      formats checked (policyc's audit records against Docs/audit-record.schema.json).
 
 Prints one line per error (FILE: WHERE: WHY) and exits 1 when there is any.
 """
@@ -95,8 +98,22 @@ def crd_errors(crd_dir, text):
     return errors
 
 
+def jsonl_errors(schema_path, text):
+    schema = json.loads(pathlib.Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    errors = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            errors.append(f"line {number}: not JSON: {e}")
+            continue
+        errors += [f"line {number} {where(e)}: {e.message}" for e in sorted(validator.iter_errors(record), key=where)]
+    return errors
+
+
 def main(argv):
-    if len(argv) < 4 or argv[1] not in ("oci", "crd"):
+    if len(argv) < 4 or argv[1] not in ("oci", "crd", "jsonl"):
         print(__doc__, file=sys.stderr)
         return 2
     mode, schema_dir, path = argv[1], argv[2], argv[3]
@@ -106,6 +123,8 @@ def main(argv):
         if "--fragment" in argv[4:]:
             document = merged(MINIMAL_CONFIG, document)
         errors = oci_errors(schema_dir, document)
+    elif mode == "jsonl":
+        errors = jsonl_errors(schema_dir, text)
     else:
         errors = crd_errors(schema_dir, text)
     for error in errors:

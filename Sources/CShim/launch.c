@@ -428,20 +428,43 @@ static void wait_for_parent(int sync_fd) {
     if (read(sync_fd, &go, 1) != 1) _exit(127);
 }
 
+/* Set by policyc once it holds a copy of the listener: a page shared with the child (mapped
+ * before the clone), so that the child waits without a syscall. Any syscall after the filter
+ * is in place would be reported as the workload's; the listener itself is close-on-exec, so
+ * the exec that follows closes the child's copy. */
+static volatile uint32_t *audit_go;
+
+static void wait_for_listener_copy(void) {
+    while (!__atomic_load_n(audit_go, __ATOMIC_ACQUIRE)) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    }
+}
+
+void pc_audit_go(void) {
+    if (audit_go) __atomic_store_n(audit_go, 1, __ATOMIC_RELEASE);
+}
+
 /* The listener's descriptor is the lowest free one, found before the filter is in place: once
- * it is, any syscall the policy denies would wait for a listener policyc does not have yet. */
-static void load_filter_with_listener(const pc_step *s, int index, int error_fd, int sync_fd) {
+ * it is, any syscall the policy denies would wait for a listener policyc does not have yet.
+ * The filter is asked to wait killably once a notification is received, so that signals
+ * neither interrupt a reported call (EINTR) nor make it report twice (restart); kernels
+ * before 5.19 lack the flag and the filter loads without it. */
+static void load_filter_with_listener(const pc_step *s, int index, int error_fd) {
     int next = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (next < 0) fail(error_fd, index, errno);
     close(next);
     pc_launch_error at = { PC_LISTENER_AT, next };
     if (write(error_fd, &at, sizeof at) != sizeof at) fail(error_fd, index, errno);
     struct sock_fprog prog = { (unsigned short)s->len, (struct sock_filter *)s->data };
-    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->x, &prog);
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->x | PC_WAIT_KILLABLE_RECV, &prog);
+    if (listener < 0 && errno == EINVAL) listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)s->x, &prog);
     if (listener < 0) fail(error_fd, index, errno);
     if (listener != next) fail(error_fd, index, EBADF);
-    wait_for_parent(sync_fd);
-    close((int)listener);
+    wait_for_listener_copy();
 }
 
 /* "0" through v1's `tasks` moves just this single-threaded child and skips the global
@@ -492,7 +515,7 @@ static void run_child(const pc_step *steps, int count, int error_fd, int sync_fd
         case PC_SECCOMP:
             if (command > 0) continue;   /* the init loads a filter of its own */
             if (s->x & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-                load_filter_with_listener(s, i, error_fd, sync_fd);
+                load_filter_with_listener(s, i, error_fd);
                 continue;
             }
             break;
@@ -513,6 +536,12 @@ pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int 
     if (pipe2(errors, O_CLOEXEC) != 0) return -errno;
     if (spec->wait && pipe2(sync, O_CLOEXEC) != 0) { int e = errno; close(errors[0]); close(errors[1]); return -e; }
     pid_t parent = getpid();
+    if (!audit_go) {
+        void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED) { int e = errno; close(errors[0]); close(errors[1]); if (spec->wait) { close(sync[0]); close(sync[1]); } return -e; }
+        audit_go = page;
+    }
+    *audit_go = 0;
     int into_cgroup = 0;
     pid_t pid = clone_child(spec, &into_cgroup);
     if (pid < 0) {
@@ -783,10 +812,28 @@ int pc_take_listener(int pidfd, int fd, int wait_ms) {
     return result;
 }
 
+/* How long pc_audit_next polls without sleeping after a notification: a workload that makes one
+ * denied call usually makes the next soon, and a signal that arrives before policyc has taken
+ * a notification interrupts the call (EINTR) — the kernel's wait is killable only once the
+ * notification is received. Spinning keeps that window to the time policyc needs. */
+#define PC_AUDIT_SPIN_NS 200000L
+
+static long elapsed_ns(const struct timespec *since) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
+}
+
 int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n) {
+    struct timespec last;
+    clock_gettime(CLOCK_MONOTONIC, &last);
     for (;;) {
         struct pollfd fds[3] = { { listener, POLLIN, 0 }, { error_fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
-        if (poll(fds, 3, -1) < 0) {
+        /* poll ignores negative descriptors: a watch that ended. */
+        int ready = poll(fds, 3, 0);
+        if (ready == 0 && elapsed_ns(&last) < PC_AUDIT_SPIN_NS) continue;
+        if (ready == 0) ready = poll(fds, 3, -1);
+        if (ready < 0) {
             if (errno == EINTR) continue;
             return -errno;
         }
@@ -805,7 +852,8 @@ int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n) {
             return 1;
         }
         if (error_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) return 2;
-        if ((fds[2].revents & POLLIN) || (fds[0].revents & POLLHUP)) return 0;
+        if (fds[0].revents & POLLHUP) return 0;
+        if (pidfd >= 0 && (fds[2].revents & POLLIN)) return 3;
     }
 }
 

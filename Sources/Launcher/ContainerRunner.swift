@@ -19,9 +19,9 @@ public struct ContainerRunner {
     }
 
     /// The container's exit status (128 + signal when killed). With `onDenied` (`--audit`, the
-    /// profile holding an audit program) every syscall the policy denies is handed to it and
-    /// then allowed.
-    public func run(tty: Bool = false, onDenied: ((SeccompNotification) -> Void)? = nil) throws -> Int32 {
+    /// profile holding an audit program) every syscall the policy denies or logs is handed to
+    /// it and then allowed; what it returns runs once the call is let go.
+    public func run(tty: Bool = false, onDenied: ((SeccompNotification) -> () -> Void)? = nil) throws -> Int32 {
         // Nothing in the container (without a pid namespace it can see policyc) may read
         // policyc's memory through /proc. Rootless, policyc stays dumpable until it has written
         // the child's id maps: a non-dumpable clone's /proc files are root's, not the caller's.

@@ -158,17 +158,18 @@ public struct LaunchPlanner {
         // Without no_new_privs the filter needs CAP_SYS_ADMIN to load: as runc does, it goes in
         // before the capabilities are dropped, unless the container keeps CAP_SYS_ADMIN.
         let filterFirst = !profile.noNewPrivileges && profile.capabilities.effective & (1 << 21) == 0
+        // The init execs its sealed binary under a filter of its own. Audited, it forks before
+        // the audit filter, whatever the order: only the command carries it, so nothing the
+        // init does is reported as the workload's.
+        let initStep = options.initBinaryFD.map { LaunchStep.initProcess(binaryFD: $0, filter: InitFilter.program().bytes) }
+        if filterFirst, options.audit, let initStep { steps.append(initStep) }
         if filterFirst { steps.append(seccomp) }
         steps += credentialSteps()
         if profile.noNewPrivileges { steps.append(.noNewPrivileges) }
         steps += try landlockSteps()
         steps += try lsmSteps()
-        // The init execs its sealed binary under a filter of its own; audited, it forks after
-        // the audit filter, so that the one listener policyc takes serves both.
-        let initStep = options.initBinaryFD.map { LaunchStep.initProcess(binaryFD: $0, filter: InitFilter.program().bytes) }
-        if let initStep, !options.audit { steps.append(initStep) }
+        if let initStep, !(filterFirst && options.audit) { steps.append(initStep) }
         if !filterFirst { steps.append(seccomp) }
-        if let initStep, options.audit { steps.append(initStep) }
         steps.append(try execStep())
         return steps
     }

@@ -53,7 +53,7 @@ public struct CompiledFilter: Sendable {
     /// The filter for `run --audit`: what the policy allows or logs stays so; everything else
     /// goes to a user-notification listener (policyc), which records it and lets it run.
     public func auditProgram() throws(CodegenError) -> BPFProgram {
-        try SeccompCodegen(ir.mapActions { $0 == .allow || $0 == .log ? $0 : .notify }).generate()
+        try SeccompCodegen(ir.mapActions { $0 == .allow ? $0 : .notify }).generate()
     }
 
     public func run(arch: Arch, nr: UInt32, args: [UInt64]) -> BPFInterpreter.Outcome {

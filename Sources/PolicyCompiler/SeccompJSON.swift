@@ -122,7 +122,21 @@ public indirect enum JSONValue: Hashable, Sendable {
         }
     }
 
-    static func quote(_ s: String) -> String {
+    /// One line, no spaces: a JSON Lines record.
+    public func compact() -> String {
+        switch self {
+        case .string(let s): return Self.quote(s)
+        case .number(let n): return String(n)
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .array(let items): return "[" + items.map { $0.compact() }.joined(separator: ",") + "]"
+        case .object(let fields): return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// A JSON string; control characters (C0, DEL and C1) escaped, so that no byte of it acts
+    /// on a terminal.
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -132,7 +146,8 @@ public indirect enum JSONValue: Hashable, Sendable {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if scalar.value < 0x20 { out += String(format04x: scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) { out += String(format04x: scalar.value) }
+                else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""

@@ -19,6 +19,7 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("init"), help: "Run a minimal init as pid 1 that reaps zombies and forwards signals.") var initProcess = false
     @Flag(help: "Compile the policy even when the profile cache has it unchanged (see POLICYC_CACHE_DIR).") var noCache = false
     @Flag(help: "Let the command run, but report every syscall the policy would deny, with its arguments, and suggest a policy allowing them.") var audit = false
+    @Option(help: ArgumentHelp("With --audit: write each reported call to FILE as JSON Lines as it happens (Docs/audit-record.schema.json), a summary record at the end.", valueName: "file")) var auditReport: String?
     @Option(help: "Pass descriptors 3 to 3+N-1 to the command, as runc does; every other one is closed.") var preserveFds: Int32 = 0
     @Option(help: "The container's name: its cgroup is policyc-NAME, refused while one of that name exists.") var name: String?
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
@@ -26,7 +27,7 @@ struct Run: ParsableCommand {
     /// The same request the quick path makes.
     var request: RunRequest {
         RunRequest(includeDirs: options.includeDirs, policy: policy, rootfs: rootfs, bundle: bundle, lsmOptional: lsmOptional,
-                   tty: tty, initProcess: initProcess, noCache: noCache, audit: audit, preserveFDs: preserveFds, name: name, command: command)
+                   tty: tty, initProcess: initProcess, noCache: noCache, audit: audit, auditReport: auditReport, preserveFDs: preserveFds, name: name, command: command)
     }
 
     func validate() throws { try request.validate() }
@@ -45,6 +46,7 @@ struct RunRequest: Equatable {
     var initProcess = false
     var noCache = false
     var audit = false
+    var auditReport: String?
     var preserveFDs: Int32 = 0
     var name: String?
     var command: [String] = []
@@ -56,6 +58,7 @@ struct RunRequest: Equatable {
         }
         if command.isEmpty && bundle == nil { throw ValidationError("give the command to run after --, e.g. policyc run -- /bin/sh -c id") }
         if bundle != nil && rootfs != nil { throw ValidationError("--bundle brings its own rootfs; drop --rootfs") }
+        if auditReport != nil && !audit { throw ValidationError("--audit-report records an audit: add --audit") }
     }
 
     /// `policyc run` is on the path of every container start, and ArgumentParser's reflection
@@ -155,8 +158,11 @@ struct RunRequest: Equatable {
         return profile
     }
 
-    func auditReport(_ audit: AuditLog) -> String {
-        guard let suggestion = audit.suggestion(extending: policy ?? "default") else { return audit.report() }
+    /// The text summary and the suggested policy, which extends the audited one by its
+    /// absolute path, so that it loads wherever it is saved.
+    func auditText(_ audit: AuditLog) -> String {
+        let parent = policy.map { $0.hasPrefix("/") ? $0 : (System.currentDirectory() ?? ".") + "/" + $0 } ?? "default"
+        guard let suggestion = audit.suggestion(extending: parent) else { return audit.report() }
         return audit.report() + "A policy that allows what ran:\n\n" + suggestion
     }
 
@@ -189,16 +195,23 @@ struct RunRequest: Equatable {
     }
 
     func run() throws {
-        var audit = try self.audit ? auditLog() : nil
-        var profile = try audit.map { try auditProfile($0.filter) } ?? profile()
+        let audit = try self.audit ? AuditSink(log: auditLog(), file: auditReport.map { try RecordFile(path: $0) }) : nil
+        var profile = try audit.map { try auditProfile($0.log.filter) } ?? profile()
         let (rootfs, command) = try resolveBundle(into: &profile)
         var options = RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess)
         options.preserveDescriptors = preserveFDs
         options.name = name
         let runner = ContainerRunner(profile: profile, options: options)
         do {
-            let status = try runner.run(tty: tty, onDenied: audit == nil ? nil : { audit?.record($0) })
-            if let audit { System.writeStderr(auditReport(audit)) }
+            let status = try runner.run(tty: tty, onDenied: audit.map { sink in { sink.onCall($0) } })
+            if let audit {
+                audit.finish(exitStatus: status)
+                System.writeStderr(auditText(audit.log))
+                if let error = audit.writeError {
+                    System.writeStderr("policyc: the audit report \(auditReport ?? ""): \(error)\n")
+                    throw ExitCode(1)
+                }
+            }
             throw ExitCode(status)
         } catch let exit as ExitCode {
             throw exit

@@ -220,7 +220,7 @@ extension System {
 
     public static func removeFile(_ path: String) { unlink(path) }
 
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(SystemError) {
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(SystemError) {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
@@ -249,15 +249,49 @@ extension System {
 
 extension System {
     /// A NUL-terminated string at `address` in process `pid` (read through /proc/PID/mem, as a
-    /// debugger does), at most `limit` bytes; nil when it cannot be read.
-    public static func readString(pid: UInt32, address: UInt64, limit: Int = 256) -> String? {
+    /// debugger does), at most `limit` bytes, as bytes; `truncated` when no NUL came within
+    /// them. nil when it cannot be read.
+    public static func readCString(pid: UInt32, address: UInt64, limit: Int = 4096) -> (bytes: [UInt8], truncated: Bool)? {
         let fd = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
         var buffer = [UInt8](repeating: 0, count: limit)
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, limit, off_t(Int64(bitPattern: address))) }
         guard n > 0 else { return nil }
-        let bytes = buffer.prefix(n).prefix { $0 != 0 }
-        return String(decoding: bytes, as: UTF8.self) + (bytes.count == n && n == limit ? "…" : "")
+        let bytes = Array(buffer.prefix(n).prefix { $0 != 0 })
+        return (bytes, bytes.count == n)
     }
+
+    /// The executable of process `pid` (/proc/PID/exe), nil once it is gone.
+    public static func executable(of pid: UInt32) -> String? { symlinkTarget("/proc/\(pid)/exe") }
+
+    /// The wall-clock time, seconds and nanoseconds since the epoch.
+    public static func now() -> (seconds: Int, nanoseconds: Int) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (ts.tv_sec, ts.tv_nsec)
+    }
+
+    /// UTC calendar fields of `seconds` since the epoch: year, month, day, hour, minute, second.
+    public static func utc(_ seconds: Int) -> [Int] {
+        var t = time_t(seconds), parts = tm()
+        gmtime_r(&t, &parts)
+        return [Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec)]
+    }
+}
+
+/// A file records are appended to as they happen: each `append` is one write(2), so what was
+/// written survives policyc being killed.
+public final class RecordFile: @unchecked Sendable {
+    private let fd: Int32
+
+    /// Creates or truncates `path` (0600: records can hold secrets the workload passed).
+    public init(path: String) throws(SystemError) {
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemError("open \(path)", errno) }
+    }
+
+    public func append(_ bytes: [UInt8]) throws(SystemError) { try System.writeAll(fd, bytes, what: "the audit report") }
+
+    deinit { Glibc.close(fd) }
 }

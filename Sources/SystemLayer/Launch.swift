@@ -169,6 +169,11 @@ extension LaunchStep {
         if case .seccomp(_, let flags) = self { return flags & Self.newListenerFlag != 0 }
         return false
     }
+
+    var isInit: Bool {
+        if case .initProcess = self { return true }
+        return false
+    }
 }
 
 /// A cloned child walking its steps; owns the C copies of every string until released.
@@ -302,9 +307,13 @@ public final class LaunchedChild {
     }
 
     /// `release()` for a child whose filter sends what it denies to a listener: takes a copy of
-    /// the listener, then hands every notification to `onCall` and lets the syscall run, until
-    /// the child (the container's first process) has exited. Returns a setup failure, if any.
-    public func releaseAudited(onCall: (SeccompNotification) -> Void) -> StepFailure? {
+    /// the listener (from the command, the init's child, under `--init`), then hands every
+    /// notification to `onCall` and lets the syscall run, until every process that carries the
+    /// filter is gone (the first process's exit ends nothing: its children are audited on).
+    /// Returns a setup failure, if any.
+    /// `onCall` runs while the caller waits (to read its strings) and returns what to do once
+    /// the call is let go, so that the caller waits no longer than it must.
+    public func releaseAudited(onCall: (SeccompNotification) -> () -> Void) -> StepFailure? {
         defer { freeStorage() }
         if steps.contains(.awaitParent) { letGo() }
         var record = pc_launch_error()
@@ -316,26 +325,45 @@ public final class LaunchedChild {
         let pidfd = pc_pidfd_open(pid)
         guard pidfd >= 0 else { return StepFailure(step: "pidfd_open", errno: -pidfd) }
         defer { Glibc.close(pidfd) }
-        let listener = pc_take_listener(pidfd, record.err, 5000)
+        let holder = steps.contains(where: \.isInit) ? Self.onlyChild(of: pid).map(pc_pidfd_open) ?? -ESRCH : pidfd
+        guard holder >= 0 else { return StepFailure(step: "seccomp listener", errno: -holder) }
+        defer { if holder != pidfd { Glibc.close(holder) } }
+        let listener = pc_take_listener(holder, record.err, 5000)
         guard listener >= 0 else { return StepFailure(step: "seccomp listener", errno: -listener) }
         defer { Glibc.close(listener) }
-        letGo()
+        pc_audit_go()
         close(syncFD)
         syncFD = -1
-        var watched = errorFD, setupFailure: StepFailure?
+        var watched = errorFD, first = pidfd, setupFailure: StepFailure?
         var n = pc_notification()
         while true {
-            let event = pc_audit_next(listener, watched, pidfd, &n)
-            if event == 1 {
-                onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) }))
+            switch pc_audit_next(listener, watched, first, &n) {
+            case 1:
+                let afterwards = onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) }))
                 _ = pc_notify_continue(listener, n.id)
-            } else if event == 2 {
+                afterwards()
+            case 2:
                 setupFailure = readFailure()
                 watched = -1
-            } else {
+            case 3:
+                first = -1
+            default:
                 return setupFailure
             }
         }
+    }
+
+    /// The one child of `pid` (the command an init forked), from /proc/PID/task/PID/children,
+    /// as this process's pid namespace numbers it; waits up to a second for the fork.
+    static func onlyChild(of pid: Int32) -> Int32? {
+        for _ in 0..<1000 {
+            if let bytes = System.readFile("/proc/\(pid)/task/\(pid)/children", limit: 64),
+               let child = Int32(String(decoding: bytes, as: UTF8.self).split(separator: " ").first ?? "") {
+                return child
+            }
+            usleep(1000)
+        }
+        return nil
     }
 
     private func letGo() {

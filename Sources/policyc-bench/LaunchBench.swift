@@ -83,5 +83,7 @@ enum LaunchBench {
         print(String(format: "  runc run     median %6.2f ms   (memory+pids cgroup)", median(runc)))
         print(String(format: "  bwrap        median %6.2f ms   (no cgroups)", median(bw)))
         print(String(format: "  paired ratio policyc/runc median %.2f (target <= 0.30), policyc/bwrap median %.2f (target <= 1.00)", median(toRunc), median(toBwrap)))
+        print("")
+        AuditBench.run(root: root, policyc: policyc, work: work)
     }
 }

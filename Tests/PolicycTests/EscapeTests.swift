@@ -87,13 +87,7 @@ import Testing
 
     /// Tests/Fixtures/attacker/attacker.c built once (libc-free, static) for every test that runs
     /// it: the binary's path, and gcc's status and output.
-    static let attacker: (path: String, status: Int32, log: String) = {
-        let path = NSTemporaryDirectory() + "policyc-attacker-\(getpid())"
-        let flags = ["-Os", "-static", "-nostdlib", "-nostartfiles", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-fno-stack-protector",
-                     "-fno-asynchronous-unwind-tables", "-fno-pie", "-no-pie", "-Wall", "-Werror", "-I", Paths.root + "/Tools/init"]
-        let (status, log) = (try? runTool("/usr/bin/gcc", flags + ["-o", path, Paths.root + "/Tests/Fixtures/attacker/attacker.c"])) ?? (-1, "gcc did not start")
-        return (path, status, log)
-    }()
+    static let attacker = buildLibcFree("attacker/attacker.c", name: "attacker")
 
     /// A copy of the attacker at `path`.
     func installAttacker(_ path: String) throws {

@@ -123,3 +123,13 @@ func runTool(_ executable: String, _ arguments: [String]) throws -> (Int32, Stri
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// A libc-free static program from Tests/Fixtures (raw syscalls, Tools/init/raw_syscall.h),
+/// built with gcc: its path, and gcc's status and output.
+func buildLibcFree(_ source: String, name: String) -> (path: String, status: Int32, log: String) {
+    let path = NSTemporaryDirectory() + "policyc-\(name)-\(getpid())"
+    let flags = ["-Os", "-static", "-nostdlib", "-nostartfiles", "-ffreestanding", "-fno-tree-loop-distribute-patterns", "-fno-stack-protector",
+                 "-fno-asynchronous-unwind-tables", "-fno-pie", "-no-pie", "-Wall", "-Werror", "-I", Paths.root + "/Tools/init"]
+    let (status, log) = (try? runTool("/usr/bin/gcc", flags + ["-o", path, Paths.root + "/Tests/Fixtures/" + source])) ?? (-1, "gcc did not start")
+    return (path, status, log)
+}

@@ -165,9 +165,16 @@ int pc_pidfd_open(pid_t pid);
 int pc_take_listener(int pidfd, int fd, int wait_ms);
 
 /* The next event of an audited container: 1 a notification is in *n (answer it with
- * pc_notify_continue), 2 `error_fd` is readable (skipped when -1), 0 the process behind `pidfd`
- * has exited or every filtered process is gone, or -errno. */
+ * pc_notify_continue), 2 `error_fd` is readable (skipped when -1), 3 the process behind `pidfd`
+ * has exited (skipped when -1), 0 every process that carries the filter is gone, or -errno. */
 int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n);
+
+/* Tells the audited child, waiting after its filter without a syscall, that policyc holds a
+ * copy of its listener. */
+void pc_audit_go(void);
+
+/* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19). */
+#define PC_WAIT_KILLABLE_RECV (1U << 5)
 
 /* Lets the notified syscall run as if the filter had allowed it. */
 int pc_notify_continue(int listener, uint64_t id);
