@@ -54,7 +54,7 @@ import Testing
 
     /// Exactly the workload's calls: two getppid, nothing of the launcher's (its wait for
     /// policyc, closing the listener) nor of the init's (its fork, signal mask, reaping).
-    @Test(arguments: [[], ["--init"]])
+    @Test(arguments: [[], ["--init"], ["--tty"]])
     func onlyTheWorkloadsCallsAreReported(_ extra: [String]) throws {
         let setup = try setUp(Self.strict)
         defer { try? FileManager.default.removeItem(atPath: setup.dir) }
@@ -91,6 +91,21 @@ import Testing
         let (status, out, err) = try audit(setup, "orphan")
         #expect(status == 0 && out == "ok=3\n", "\(out)\(err)")
         #expect(err.contains("getppid (x86_64): 3 calls"), "\(err)")
+    }
+
+    /// Many threads at once: every call counted, none lost or twice.
+    @Test func threadsAreCountedExactly() throws {
+        let setup = try setUp(Self.onlyGetppid)
+        defer { try? FileManager.default.removeItem(atPath: setup.dir) }
+        let binary = setup.dir + "/rootfs/threads"
+        let (built, log) = try runTool("/usr/bin/gcc", ["-O2", "-static", "-pthread", "-o", binary, Paths.root + "/Tests/Fixtures/workloads/threads.c"])
+        try #require(built == 0, "\(log)")
+        let (status, out, err) = try runPolicyc(["run", "--audit", "--audit-report", setup.report, "--policy", setup.policy, "--rootfs", setup.dir + "/rootfs",
+                                                  "--", "/threads", "16", "2000"])
+        #expect(status == 0 && out == "failed=0\n", "\(out)\(err.prefix(500))")
+        #expect(err.contains("getppid (x86_64): 32000 calls"), "\(err.prefix(500))")
+        let calls = try records(setup.report).filter { $0["syscall"] as? String == "getppid" }
+        #expect(calls.count == 32000 && Set(calls.compactMap { $0["pid"] as? Int }).count >= 2)
     }
 
     /// A path with quotes, newlines and terminal escapes cannot forge a line of the summary,
