@@ -31,6 +31,9 @@ public struct AuditLog {
     public let filter: CompiledFilter
     public private(set) var entries: [Entry] = []
     private var index: [Key: Int] = [:]
+    /// The calls as a suggestion reads them (constants and flags only), up to `observedKept`.
+    public private(set) var observed = Set<ObservedCall>()
+    public static let observedKept = 10_000
     /// Distinct values kept per syscall, rule and argument; beyond them only counted.
     public static let distinctValuesKept = 64
     /// Bytes read of each string argument.
@@ -90,6 +93,9 @@ public struct AuditLog {
         let key = Key(auditArch: event.auditArch, nr: event.nr, decidedBy: PolicyTestRunner.describe(verdict, policy: filter.policy))
         let at = index[key] ?? newEntry(key, action: action, verdict: verdict)
         entries[at].calls += 1
+        if let arch = entries[at].arch, !entries[at].logged, observed.count < Self.observedKept {
+            observed.insert(ObservedCall(arch: arch, nr: event.nr, args: event.args).essential)
+        }
         let args = arguments(event, entries[at])
         for (i, arg) in args.enumerated() where i < entries[at].values.count {
             let shown = arg.shown
@@ -240,21 +246,10 @@ public struct AuditLog {
         return text
     }
 
-    /// A policy extending the audited one that allows every syscall seen, each arch's names
-    /// sorted; nil when nothing was denied. `parent` is the path the new file will name.
+    /// A policy extending the audited one (by `parent`) that allows what ran: learned argument
+    /// conditions, refused families added to `network.families`; nil when nothing was denied.
     public func suggestion(extending parent: String) -> String? {
-        let names = Set(entries.filter { !$0.logged && $0.arch != nil && !$0.name.hasPrefix("syscall ") }.map(\.name)).sorted()
-        guard !names.isEmpty else { return nil }
-        return """
-            policyc: v1
-            name: \(filter.policy.name)-audited
-            extends: [\(parent)]
-            seccomp:
-              syscalls:
-                - names: [\(names.joined(separator: ", "))]
-                  action: allow
-
-            """
+        Suggester(filter).suggest(Array(observed), extending: parent)?.text
     }
 }
 

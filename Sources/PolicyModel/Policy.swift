@@ -137,6 +137,9 @@ public struct FilesystemSpec: Sendable {
 }
 
 public struct NetworkSpec: Sendable {
+    /// `network.families` names and the address family each stands for.
+    public static var familyConstants: [String: String] { PolicyParser.families }
+
     public var families: [Located<String>]?
     public var tcpBind: [Located<UInt16>] = []
     public var tcpConnect: [Located<UInt16>] = []

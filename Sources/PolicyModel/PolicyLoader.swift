@@ -39,8 +39,9 @@ public final class PolicyLoader {
     }
 
     /// Parses policy text given directly (tests, shipped policies).
-    public func load(text: String, label: String) -> Policy? {
-        let policy = loadText(text, label: label, directory: ".", stack: [label])
+    /// `directory`: where relative `extends` paths start (the file's own, once it is written).
+    public func load(text: String, label: String, directory: String = ".") -> Policy? {
+        let policy = loadText(text, label: label, directory: directory, stack: [label])
         return diagnostics.hasErrors ? nil : policy
     }
 
