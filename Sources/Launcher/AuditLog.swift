@@ -237,6 +237,12 @@ public struct AuditLog {
         for row in 0..<rows {
             text += "      \(e.name)(" + e.values.map { $0.isEmpty ? "" : $0[min(row, $0.count - 1)] }.joined(separator: ", ") + ")\n"
         }
+        // Every string kept, not only the first rows: a fourth path must not hide behind three.
+        let kinds = SyscallTable.arguments(of: e.name) ?? []
+        for (i, values) in e.values.enumerated() where i < kinds.count && kinds[i] == .string && values.count > rows {
+            text += "      arg\(i), all \(values.count + e.dropped[i]) distinct: " + values.joined(separator: ", ")
+                + (e.dropped[i] > 0 ? ", and \(e.dropped[i]) more beyond the \(Self.distinctValuesKept) kept" : "") + "\n"
+        }
         let more = e.values.map(\.count).reduce(0, +) - rows * e.values.count
         let dropped = e.dropped.reduce(0, +)
         if rows > 0, more > 0 || dropped > 0 {

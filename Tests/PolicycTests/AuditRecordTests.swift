@@ -124,6 +124,17 @@ import Testing
         #expect(args.contains { $0["string"] as? String == evil }, "\(args)")
     }
 
+    /// Three harmless paths do not hide a fourth.
+    @Test func everyDistinctPathIsShown() throws {
+        let (dir, policy) = try policyFile(AuditTests.policy, named: "audited.yaml")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, _, err) = try runPolicyc(["run", "--audit", "--audit-report", dir + "/r.jsonl", "--policy", policy, "--",
+                                                "/bin/mkdir", "/tmp/a", "/tmp/b", "/tmp/c", "/tmp/cron.d-evil"])
+        #expect(status == 0 && err.contains("\"/tmp/cron.d-evil\""), "\(err)")
+        let paths = try records(dir + "/r.jsonl").compactMap { ($0["args"] as? [[String: Any]])?.first?["string"] as? String }
+        #expect(Set(paths).isSuperset(of: ["/tmp/a", "/tmp/b", "/tmp/c", "/tmp/cron.d-evil"]), "\(paths)")
+    }
+
     /// policyc killed mid-run: every call already seen is in the file.
     @Test func aKilledRunKeepsItsRecords() throws {
         let (dir, policy) = try policyFile(AuditTests.policy, named: "audited.yaml")
