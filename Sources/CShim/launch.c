@@ -824,13 +824,14 @@ static long elapsed_ns(const struct timespec *since) {
     return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
 }
 
-int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n) {
+int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n, int wait) {
     struct timespec last;
     clock_gettime(CLOCK_MONOTONIC, &last);
     for (;;) {
         struct pollfd fds[3] = { { listener, POLLIN, 0 }, { error_fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
         /* poll ignores negative descriptors: a watch that ended. */
         int ready = poll(fds, 3, 0);
+        if (ready == 0 && !wait) return 4;
         if (ready == 0 && elapsed_ns(&last) < PC_AUDIT_SPIN_NS) continue;
         if (ready == 0) ready = poll(fds, 3, -1);
         if (ready < 0) {

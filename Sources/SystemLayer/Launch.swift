@@ -336,18 +336,28 @@ public final class LaunchedChild {
         syncFD = -1
         var watched = errorFD, first = pidfd, setupFailure: StepFailure?
         var n = pc_notification()
+        // What follows a call waits while another call is ready: a call policyc has not taken
+        // yet is one a signal can still interrupt.
+        var pending: [() -> Void] = []
+        func runPending() {
+            pending.forEach { $0() }
+            pending.removeAll(keepingCapacity: true)
+        }
         while true {
-            switch pc_audit_next(listener, watched, first, &n) {
+            switch pc_audit_next(listener, watched, first, &n, pending.isEmpty ? 1 : 0) {
             case 1:
-                let afterwards = onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) }))
+                pending.append(onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) })))
                 _ = pc_notify_continue(listener, n.id)
-                afterwards()
+                if pending.count >= 256 { runPending() }
+            case 4:
+                runPending()
             case 2:
                 setupFailure = readFailure()
                 watched = -1
             case 3:
                 first = -1
             default:
+                runPending()
                 return setupFailure
             }
         }

@@ -166,8 +166,9 @@ int pc_take_listener(int pidfd, int fd, int wait_ms);
 
 /* The next event of an audited container: 1 a notification is in *n (answer it with
  * pc_notify_continue), 2 `error_fd` is readable (skipped when -1), 3 the process behind `pidfd`
- * has exited (skipped when -1), 0 every process that carries the filter is gone, or -errno. */
-int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n);
+ * has exited (skipped when -1), 0 every process that carries the filter is gone, or -errno.
+ * With `wait` 0, 4 when nothing is ready now. */
+int pc_audit_next(int listener, int error_fd, int pidfd, pc_notification *n, int wait);
 
 /* Tells the audited child, waiting after its filter without a syscall, that policyc holds a
  * copy of its listener. */
