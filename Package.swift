@@ -13,6 +13,9 @@ let package = Package(
     targets: [
         // Pure Swift: YAML/JSON front end with source locations, syscall tables, constants, IR.
         .target(name: "PolicyModel", dependencies: ["Yams"]),
+        // The exact meaning of filters: per ABI and syscall, the argument space in regions with
+        // verdict and deciding rule (explain, diff, lint, suggest read it).
+        .target(name: "PolicySemantics", dependencies: ["PolicyModel"]),
         // seccomp code generation, BPF interpreter, disassembler, emitters.
         .target(name: "PolicyCompiler", dependencies: ["PolicyModel"]),
         .systemLibrary(
@@ -31,7 +34,7 @@ let package = Package(
         .target(
             name: "PolicycCLI",
             dependencies: [
-                "PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer", "Launcher",
+                "PolicyModel", "PolicyCompiler", "PolicySemantics", "LibseccompBackend", "SystemLayer", "Launcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,7 +48,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PolicycTests",
-            dependencies: ["PolicyModel", "PolicyCompiler", "LibseccompBackend", "SystemLayer", "PolicycCLI", "Launcher", "Yams"],
+            dependencies: ["PolicyModel", "PolicyCompiler", "PolicySemantics", "LibseccompBackend", "SystemLayer", "PolicycCLI", "Launcher", "Yams"],
             exclude: ["Fixtures"]
         ),
     ],
