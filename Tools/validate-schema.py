@@ -9,6 +9,8 @@
       every object of the YAML stream FILE whose kind a CRD in CRD_DIR defines, against the
       openAPIV3Schema of its apiVersion, with unknown fields rejected (what `kubectl apply
       --validate=strict` does; without it the API server would prune them silently).
+  validate-schema.py json SCHEMA FILE
+      the JSON document FILE against SCHEMA, in the draft SCHEMA declares (SARIF 2.1.0: draft-04).
   validate-schema.py jsonl SCHEMA FILE
       every line of the JSON Lines FILE against the JSON Schema (draft 2020-12) SCHEMA, with
       formats checked (policyc's audit records against Docs/audit-record.schema.json).
@@ -112,8 +114,14 @@ def jsonl_errors(schema_path, text):
     return errors
 
 
+def json_errors(schema_path, text):
+    schema = json.loads(pathlib.Path(schema_path).read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{where(e)}: {e.message}" for e in sorted(validator.iter_errors(json.loads(text)), key=where)]
+
+
 def main(argv):
-    if len(argv) < 4 or argv[1] not in ("oci", "crd", "jsonl"):
+    if len(argv) < 4 or argv[1] not in ("oci", "crd", "jsonl", "json"):
         print(__doc__, file=sys.stderr)
         return 2
     mode, schema_dir, path = argv[1], argv[2], argv[3]
@@ -123,6 +131,8 @@ def main(argv):
         if "--fragment" in argv[4:]:
             document = merged(MINIMAL_CONFIG, document)
         errors = oci_errors(schema_dir, document)
+    elif mode == "json":
+        errors = json_errors(schema_dir, text)
     elif mode == "jsonl":
         errors = jsonl_errors(schema_dir, text)
     else:

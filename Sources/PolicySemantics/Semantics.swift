@@ -7,6 +7,15 @@ import PolicyModel
 /// the whole region: nothing is sampled. `explain`, `diff`, `lint` and `suggest` read it;
 /// SemanticsEngineTests hold it to the BPF interpreter.
 public struct SyscallPartition: Sendable {
+    /// Whether `c` holds throughout `region` (c among the comparisons of its argument).
+    public func holds(_ c: ArgCmp, in region: Region) -> Bool {
+        let probe = arch.hasWideArguments ? c : c.narrowed
+        guard let k = arguments.firstIndex(where: { $0.index == probe.arg }), let i = arguments[k].comparisons.firstIndex(of: probe) else {
+            return probe.holds(region.witness)
+        }
+        return arguments[k].atoms[region.atoms[k]].truth[i]
+    }
+
     public let arch: Arch
     public let nr: UInt32
     public let name: String
@@ -46,10 +55,13 @@ public enum Semantics {
     /// The bound on regions (atom combinations) per syscall.
     static let regionBound = 200_000
 
-    /// The partition of `nr` on `arch` for these filters (one for explain and lint, two for diff).
-    public static func partition(_ irs: [FilterIR], arch: Arch, nr: UInt32) -> SyscallPartition {
+    /// The partition of `nr` on `arch` for these filters (one for explain and lint, two for
+    /// diff); `asking` adds comparisons of the caller's own (is `clone` allowed with
+    /// CLONE_NEWUSER?), so that regions also tell them apart.
+    public static func partition(_ irs: [FilterIR], arch: Arch, nr: UInt32, asking: [ArgCmp] = []) -> SyscallPartition {
         let universe: UInt64 = arch.hasWideArguments ? .max : 0xFFFF_FFFF
         var byArg: [Int: [ArgCmp]] = [:]
+        for c in asking { byArg[c.arg, default: []].append(arch.hasWideArguments ? c : c.narrowed) }
         for ir in irs {
             guard let abi = ir.archIR(arch), let rules = abi.rules[nr] else { continue }
             for rule in rules { rule.condition.map { collect($0, into: &byArg) } }
