@@ -1,6 +1,6 @@
 # policyc: `make demo` compiles the shipped default policy; `make test` runs every test.
 SWIFT ?= swift
-APT_PACKAGES = libseccomp-dev pkg-config gcc runc busybox-static bubblewrap apparmor secilc semodule-utils setools selinux-policy-default
+APT_PACKAGES = libseccomp-dev pkg-config gcc runc busybox-static bubblewrap apparmor secilc semodule-utils setools selinux-policy-default chromium
 PIP_PACKAGES = "jsonschema>=4.18" pyyaml kubernetes-validate
 RELEASE = bin/policyc
 # One static executable: no dynamic loading or relocation at start, which is most of what a
@@ -34,6 +34,10 @@ demo: build
 	$(RELEASE) explain Policies/default.yaml --call "socket(AF_VSOCK, SOCK_STREAM, 0)"
 	$(RELEASE) explain Policies/default.yaml --call "clone(CLONE_NEWUSER)"
 	$(RELEASE) run -- /bin/sh -c 'echo "inside: pid $$$$, hostname $$(hostname)"; grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status'
+	$(RELEASE) lint Policies/default.yaml Policies/strict.yaml Policies/webserver.yaml
+	$(RELEASE) diff Tests/Fixtures/corpus/seccomp/moby-default.json Policies/default.yaml 2>/dev/null
+	$(RELEASE) report Policies/default.yaml -o $(OUT)/report
+	@sed -n '1,40p' $(OUT)/report/report.md
 
 test: setup
 	$(SWIFT) build --build-tests

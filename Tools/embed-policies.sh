@@ -17,6 +17,15 @@ out=Sources/PolicyModel/Generated/ShippedPolicies.swift
         echo "        \"\"\"#,"
     done
     echo "    ]"
+    echo ""
+    echo "    /// Baselines \`policyc report\` compares with: Docker's default profile (moby, Apache-2.0),"
+    echo "    /// from Tests/Fixtures/corpus/seccomp/moby-default.json."
+    echo "    public static let baselines: [String: String] = ["
+    echo "        \"docker\": #\"\"\""
+    sed 's/^/        /; s/^        $//' Tests/Fixtures/corpus/seccomp/moby-default.json
+    echo ""
+    echo "        \"\"\"#,"
+    echo "    ]"
     echo "}"
 } > "$out"
 echo "wrote $out"

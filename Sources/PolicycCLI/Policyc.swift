@@ -10,7 +10,7 @@ public struct Policyc: ParsableCommand {
         commandName: "policyc",
         abstract: "Compile container security policies to seccomp filters and friends.",
         version: "0.1.0 (syscall tables: Linux \(SyscallTable.tablesKernel))",
-        subcommands: [Compile.self, Check.self, Bundle.self, Run.self, SuggestCommand.self, DiffCommand.self, LintCommand.self, Explain.self, Disasm.self, Groups.self])
+        subcommands: [Compile.self, Check.self, Bundle.self, Run.self, SuggestCommand.self, DiffCommand.self, LintCommand.self, ReportCommand.self, Explain.self, Disasm.self, Groups.self])
 
     public init() {}
 

@@ -31,3 +31,23 @@ enum AuditBench {
                      LaunchBench.median(plain), LaunchBench.median(audit), perCall(audit), LaunchBench.median(recorded), perCall(recorded)))
     }
 }
+
+/// `diff`, `lint` and `report` of Docker's default profile (target: each under 50 ms), next to `compile`.
+enum ReviewBench {
+    static func run(root: String, policyc: String, work: String) {
+        let moby = root + "/Tests/Fixtures/corpus/seccomp/moby-default.json"
+        let quiet: [Int32: String] = [1: "/dev/null", 2: "/dev/null"]
+        let commands: [(String, [String])] = [
+            ("compile", [policyc, "compile", moby, "--format", "bpf", "-o", work + "/moby.bpf"]),
+            ("diff", [policyc, "diff", moby, root + "/Policies/default.yaml"]),
+            ("lint", [policyc, "lint", moby, "--severity", "error"]),
+            ("report", [policyc, "report", moby, "-o", work + "/review"]),
+        ]
+        var line = "review of Docker's default profile, median of 9 runs (target: diff, lint, report each < 50 ms):"
+        for (name, argv) in commands {
+            let times = (0..<9).map { _ in LaunchBench.time(argv, files: quiet) }
+            line += String(format: "  %@ %.1f ms", name, LaunchBench.median(times))
+        }
+        print(line)
+    }
+}

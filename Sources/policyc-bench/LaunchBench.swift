@@ -85,5 +85,6 @@ enum LaunchBench {
         print(String(format: "  paired ratio policyc/runc median %.2f (target <= 0.30), policyc/bwrap median %.2f (target <= 1.00)", median(toRunc), median(toBwrap)))
         print("")
         AuditBench.run(root: root, policyc: policyc, work: work)
+        ReviewBench.run(root: root, policyc: policyc, work: work)
     }
 }
