@@ -314,11 +314,14 @@ public struct LaunchPlanner {
     }
 
     /// Docker's masked paths (a directory gets an empty read-only tmpfs, anything else
-    /// /dev/null, decided in the container's own /proc and /sys) and read-only paths, and for
-    /// the host view its secrets (shadow files, host keys); absent ones are skipped.
+    /// /dev/null, decided in the container's own /proc and /sys) and read-only paths, for the
+    /// host view its secrets (shadow files, host keys), and the policy's `filesystem.deny`
+    /// (Landlock only grants, so a denied path inside a granted one is masked); absent ones are
+    /// skipped.
     func maskSteps(_ r: String) -> [LaunchStep] {
         let secrets = rootfs == "host" ? Self.hostSecrets.filter(host.exists) : []
-        var steps = (OCIFragmentEmitter.maskedPaths + secrets).map { LaunchStep.mask(r + $0, nullDevice: "\(r)/dev/null") }
+        let denied = (profile.filesystem?.deny ?? []).filter { !OCIFragmentEmitter.maskedPaths.contains($0) && !secrets.contains($0) }
+        var steps = (OCIFragmentEmitter.maskedPaths + secrets + denied).map { LaunchStep.mask(r + $0, nullDevice: "\(r)/dev/null") }
         for path in OCIFragmentEmitter.readonlyPaths { steps += readOnlyBind(r + path, r + path, optional: true) }
         return steps
     }

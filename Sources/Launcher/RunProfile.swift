@@ -24,11 +24,14 @@ public struct RunProfile: Equatable, Sendable {
 
     public struct PathRules: Equatable, Sendable {
         public var read: [String], write: [String], exec: [String]
+        /// Masked in the container (Landlock cannot take part of a granted tree back).
+        public var deny: [String]
 
-        public init(read: [String], write: [String], exec: [String]) {
+        public init(read: [String], write: [String], exec: [String], deny: [String] = []) {
             self.read = read
             self.write = write
             self.exec = exec
+            self.deny = deny
         }
     }
 
@@ -41,7 +44,7 @@ public struct RunProfile: Equatable, Sendable {
         namespaces = OCIFragmentEmitter.defaultNamespaces(policy)
         container = policy.container
         noNewPrivileges = policy.noNewPrivileges ?? true
-        filesystem = policy.filesystem.map { PathRules(read: $0.read.map(\.value), write: $0.write.map(\.value), exec: $0.exec.map(\.value)) }
+        filesystem = policy.filesystem.map { PathRules(read: $0.read.map(\.value), write: $0.write.map(\.value), exec: $0.exec.map(\.value), deny: $0.deny.map(\.value)) }
         tcpBind = policy.network?.tcpBind.map(\.value) ?? []
         tcpConnect = policy.network?.tcpConnect.map(\.value) ?? []
         landlockMinimumAbi = policy.landlock?.minimumAbi
@@ -62,7 +65,7 @@ extension RunProfile {
     /// Equal when their bytes are: the container spec's environment is a list of tuples.
     public static func == (a: RunProfile, b: RunProfile) -> Bool { a.encoded() == b.encoded() }
 
-    static let magic: [UInt8] = Array("policyc run profile 2\n".utf8)
+    static let magic: [UInt8] = Array("policyc run profile 3\n".utf8)
 
     public func encoded() -> [UInt8] {
         var w = ByteWriter()
@@ -71,7 +74,7 @@ extension RunProfile {
         w.strings(namespaces)
         w.container(container)
         w.bool(noNewPrivileges)
-        w.optional(filesystem) { w, rules in w.strings(rules.read); w.strings(rules.write); w.strings(rules.exec) }
+        w.optional(filesystem) { w, rules in w.strings(rules.read); w.strings(rules.write); w.strings(rules.exec); w.strings(rules.deny) }
         w.array(tcpBind) { w, port in w.u64(UInt64(port)) }
         w.array(tcpConnect) { w, port in w.u64(UInt64(port)) }
         w.optional(landlockMinimumAbi) { w, abi in w.u64(UInt64(abi)) }
@@ -94,8 +97,8 @@ extension RunProfile {
               let name = r.string(), let namespaces = r.strings(), let container = r.container(),
               let noNewPrivileges = r.bool(),
               r.field(&filesystem, { r -> PathRules? in
-                  guard let read = r.strings(), let write = r.strings(), let exec = r.strings() else { return nil }
-                  return PathRules(read: read, write: write, exec: exec)
+                  guard let read = r.strings(), let write = r.strings(), let exec = r.strings(), let deny = r.strings() else { return nil }
+                  return PathRules(read: read, write: write, exec: exec, deny: deny)
               }),
               let tcpBind = r.array({ r in r.u64().flatMap { UInt16(exactly: $0) } }),
               let tcpConnect = r.array({ r in r.u64().flatMap { UInt16(exactly: $0) } }),

@@ -55,6 +55,8 @@ public struct Linter {
         LintRule(id: "PC301", name: "run-namespaces", severity: .warning, help: "policyc run without a pid or mount namespace shares the host's processes or mounts with the container.", reference: "Docs/run.md"),
         LintRule(id: "PC302", name: "run-limits", severity: .note, help: "No memory or pids limit: the container can exhaust the host (fork bombs).", reference: "Docs/run.md"),
         LintRule(id: "PC401", name: "dead-allowance", severity: .note, help: "The syscall is allowed but needs a capability the policy drops: the allowance does nothing.", reference: "https://man7.org/linux/man-pages/man7/capabilities.7.html"),
+        LintRule(id: "PC403", name: "network-intent-undone", severity: .warning, help: "network.families lists a family that the seccomp rules refuse for socket anyway: the intent says one thing, the filter another.", reference: "Docs/language.md#intent-filesystem-network-landlock-apparmor-selinux"),
+        LintRule(id: "PC404", name: "deny-inside-grant", severity: .note, help: "A filesystem.deny path lies inside a path the policy grants. policyc run masks it (Landlock cannot take part of a granted tree back), but an OCI runtime given NAME.oci.json enforces it only through the AppArmor profile: without AppArmor there the path stays reachable.", reference: "https://docs.kernel.org/userspace-api/landlock.html"),
         LintRule(id: "PC402", name: "useless-capability", severity: .note, help: "The capability is kept but every syscall it serves is denied: drop it.", reference: "https://man7.org/linux/man-pages/man7/capabilities.7.html"),
     ]
 
@@ -85,7 +87,7 @@ public struct Linter {
     static func allows(_ a: Action) -> Bool { a == .allow || a == .log }
 
     public func findings() -> [Finding] {
-        var out = deadRules() + cannotStart() + compatTwins() + riskyAllowances() + capabilities() + crossLayer() + runSettings()
+        var out = deadRules() + cannotStart() + compatTwins() + riskyAllowances() + capabilities() + crossLayer() + runSettings() + intent()
         if policy.noNewPrivileges == false { out.append(finding("PC005", at: keyLocation("noNewPrivileges"), "noNewPrivileges is false")) }
         return Self.mergingArches(out).sorted { ($0.location.file, $0.location.line, $0.location.column, $0.id) < ($1.location.file, $1.location.line, $1.location.column, $1.id) }
     }
@@ -233,6 +235,31 @@ public struct Linter {
             // Only an allowance the policy wrote itself is worth a word: the defaults are Docker's.
             for (name, at) in allowed where !kept {
                 if let at, at.file == policy.file { out.append(finding("PC401", at: at, "\(name) is allowed but \(cap) is not in the bounding set")) }
+            }
+        }
+        return out
+    }
+
+    /// The intent sections against the filter and against Landlock.
+    func intent() -> [Finding] {
+        var out: [Finding] = []
+        if let network = policy.network, let families = network.families, let abi = ir.archIR(.native) ?? ir.arches.first,
+           let nr = abi.table.number(of: "socket") {
+            for family in families {
+                guard let constant = NetworkSpec.familyConstants[family.value], let value = Constants.value(of: constant, on: abi.arch) else { continue }
+                let asking = ArgCmp(arg: 0, mask: nil, op: .eq, value: value)
+                let p = Semantics.partition([ir], arch: abi.arch, nr: nr, asking: [asking])
+                if !p.regions.contains(where: { Self.allows($0.outcomes[0].action) && p.holds(asking, in: $0) }) {
+                    out.append(finding("PC403", at: family.location, "network.families lists \(family.value), but socket(\(constant), …) is denied by the seccomp rules"))
+                }
+            }
+        }
+        if let fs = policy.filesystem {
+            let granted = fs.read + fs.write + fs.exec
+            for deny in fs.deny {
+                if let grant = granted.first(where: { g in g.value == "/" || deny.value == g.value || deny.value.hasPrefix(g.value.hasSuffix("/") ? g.value : g.value + "/") }) {
+                    out.append(finding("PC404", at: deny.location, "\(deny.value) is denied inside \(grant.value), which is granted: policyc run masks it; other runtimes need AppArmor for it"))
+                }
             }
         }
         return out
