@@ -3,6 +3,7 @@ import Foundation
 import LibseccompBackend
 import PolicyCompiler
 import PolicyModel
+import PolicySemantics
 import SystemLayer
 
 struct Compile: ParsableCommand {
@@ -164,9 +165,24 @@ struct Explain: ParsableCommand {
         printOut("""
             \(call) on \(arch.rawValue) (syscall \(resolved.number)): \(outcome.action)
               decided by: \(PolicyTestRunner.describe(verdict, policy: filter.policy))
-              BPF instructions executed: \(outcome.executed)\(outcome.readArguments ? " (reads arguments)" : "")
+            \(regionLines(filter, arch: arch, nr: resolved.number & ~Arch.x32SyscallBit, args: resolved.args))  BPF instructions executed: \(outcome.executed)\(outcome.readArguments ? " (reads arguments)" : "")
 
             """)
+    }
+
+    /// The region of the semantic engine the call falls in, and the syscall's other regions.
+    func regionLines(_ filter: CompiledFilter, arch: Arch, nr: UInt32, args: [UInt64]) -> String {
+        let p = Semantics.partition([filter.ir], arch: arch, nr: nr)
+        guard p.regions.count > 1 else { return "  the same for every argument\n" }
+        var out = ""
+        for region in p.regions {
+            let mine = p.arguments.enumerated().allSatisfy { k, a in
+                let atom = a.atoms[region.atoms[k]]
+                return zip(a.comparisons, atom.truth).allSatisfy { c, t in c.holds(args.map { arch.hasWideArguments ? $0 : $0 & 0xFFFF_FFFF }) == t }
+            }
+            out += "  \(mine ? "this call:" : "otherwise:") \(p.describe(region)) → \(region.outcomes[0].action)\n"
+        }
+        return out
     }
 }
 

@@ -97,3 +97,11 @@ import Testing
         #expect(!changes.contains { $0["kind"] as? String == "looser" }, "policyc's default allows nothing Docker's denies")
     }
 }
+
+/// `policyc explain` shows the engine's regions of the syscall and the one the call falls in.
+@Suite struct ExplainRegionTests {
+    @Test func explainNamesTheRegion() throws {
+        let (status, out, err) = try runPolicyc(["explain", Paths.policies + "/default.yaml", "--call", "socket(AF_VSOCK, SOCK_STREAM, 0)"])
+        #expect(status == 0 && out.contains("this call: arg0 == AF_VSOCK → errno(EPERM)") && out.contains("otherwise: arg0 == AF_ALG → errno(EPERM)"), "\(out)\(err)")
+    }
+}
