@@ -1022,3 +1022,76 @@ int pc_attach_device_program(int cgroup_fd, const void *insns, unsigned count, c
     close(prog);
     return r < 0 ? -e : 0;
 }
+
+/* ---- policyc agent: the runtime-spec seccomp-agent socket ---- */
+#include <sys/un.h>
+
+int pc_unix_listen(const char *path) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof addr.sun_path) return -ENAMETOOLONG;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || chmod(path, 0600) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int pc_accept(int fd) {
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    return c < 0 ? -errno : c;
+}
+
+/* Reads what a peer sends until it closes, `limit` bytes or `timeout_ms` without data, keeping
+ * the first descriptor passed with SCM_RIGHTS in *fd (-1 if none; others are closed). Returns
+ * the bytes read, or -errno (-E2BIG past the limit). */
+long pc_recv_state(int sock, char *buf, long limit, int *fd, int timeout_ms) {
+    long total = 0;
+    *fd = -1;
+    for (;;) {
+        struct pollfd p = { sock, POLLIN, 0 };
+        int ready = poll(&p, 1, timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return ready == 0 ? (total > 0 ? total : -ETIMEDOUT) : -errno;
+        char control[CMSG_SPACE(sizeof(int) * 8)];
+        struct iovec io = { buf + total, (size_t)(limit - total) };
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &io;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *fds = (int *)CMSG_DATA(c);
+            for (int i = 0; i < count; i++) {
+                if (*fd < 0) *fd = fds[i]; else close(fds[i]);
+            }
+        }
+        if (n == 0) return total;
+        total += n;
+        if (total >= limit) return -E2BIG;
+        /* The state is one JSON object: done once it closes (runc keeps the socket open). */
+        if (buf[total - 1] == '}' || buf[total - 1] == '\n') {
+            int depth = 0, in_string = 0, escaped = 0, complete = 0;
+            for (long i = 0; i < total; i++) {
+                char ch = buf[i];
+                if (in_string) { if (escaped) escaped = 0; else if (ch == '\\') escaped = 1; else if (ch == '"') in_string = 0; continue; }
+                if (ch == '"') in_string = 1;
+                else if (ch == '{') depth++;
+                else if (ch == '}' && --depth == 0) complete = 1;
+            }
+            if (complete) return total;
+        }
+    }
+}

@@ -52,6 +52,36 @@ public struct CompiledFilter: Sendable {
 
     /// The filter for `run --audit`: what the policy allows or logs stays so; everything else
     /// goes to a user-notification listener (policyc), which records it and lets it run.
+    /// The filter a runtime builds for an audit through a seccomp agent (`compile --audit`):
+    /// what the policy allows unchanged, everything else it knows of sent to `listener`
+    /// (SCMP_ACT_NOTIFY), syscalls that fall to the default given a NOTIFY rule of their own
+    /// (runc refuses NOTIFY as the default action), and `write` as the policy has it (runc
+    /// refuses NOTIFY for write, which it makes itself). Unknown syscall numbers keep the
+    /// policy's default.
+    public func agentAudit(listener: String, metadata: String? = nil) -> CompiledFilter {
+        var ir = self.ir
+        let origin = policy.seccomp.defaultAction?.location ?? SourceLocation(file: policy.file, line: 1, column: 1)
+        for i in ir.arches.indices {
+            let abi = ir.arches[i]
+            for entry in abi.table.entries where entry.name != "write" {
+                var rules = abi.rules[entry.number] ?? []
+                rules = rules.map { IRRule(condition: $0.condition, action: $0.action == .allow ? .allow : .notify, origin: $0.origin) }
+                if !(rules.last.map { $0.condition == nil } ?? false), ir.defaultAction != .allow {
+                    rules.append(IRRule(condition: nil, action: .notify, origin: origin))
+                }
+                ir.arches[i].rules[entry.number] = rules.isEmpty ? nil : rules
+            }
+            ir.arches[i].tooNew = []
+        }
+        var policy = self.policy
+        policy.seccomp.listenerPath = listener
+        policy.seccomp.listenerMetadata = metadata ?? policy.seccomp.listenerMetadata
+        let program = (try? SeccompCodegen(ir).generate()) ?? self.program
+        var audited = CompiledFilter(policy: policy, ir: ir, program: program, capabilities: capabilities)
+        audited.equalitiesOnlyInJSON = equalitiesOnlyInJSON
+        return audited
+    }
+
     public func auditProgram() throws(CodegenError) -> BPFProgram {
         try SeccompCodegen(ir.mapActions { $0 == .allow ? $0 : .notify }).generate()
     }

@@ -15,6 +15,15 @@ public struct KubernetesEmitter {
     /// Why a SeccompProfile's filter can differ from NAME.bpf's.
     public static let int64Cause = "SPO's SeccompProfile keeps argument values as int64s of at least 0, so a mask loses bit 63 there"
 
+    static let spoListenerDirectory = "/var/run/security-profiles-operator"
+
+    /// The CRD's pattern: `^/var/run/security-profiles-operator/[a-zA-Z0-9_\-\.]+$`.
+    static func isSPOListenerPath(_ path: String) -> Bool {
+        guard path.hasPrefix(spoListenerDirectory + "/") else { return false }
+        let name = path.dropFirst(spoListenerDirectory.count + 1)
+        return !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
+    }
+
     /// SPO stores a cluster-scoped profile at operator/NAME.json under the kubelet's seccomp root.
     public var localhostProfile: String { "operator/\(filter.policy.name).json" }
 
@@ -84,6 +93,9 @@ public struct KubernetesEmitter {
         let firstRule = filter.ir.arches.flatMap { $0.rules.values.flatMap { $0.map(\.origin) } }.min { ($0.line, $0.column) < ($1.line, $1.column) }
         if case .errno(let e) = filter.ir.defaultAction, e != 1 {
             throw .notExpressible("SPO's SeccompProfile has no defaultErrnoRet, so runc would answer EPERM where the policy's default answers errno \(e); use errno(EPERM) as the default for Kubernetes", at: firstRule)
+        }
+        if let path = filter.policy.seccomp.listenerPath, !Self.isSPOListenerPath(path) {
+            throw .notExpressible("SPO's SeccompProfile takes a listenerPath only under \(Self.spoListenerDirectory)/ (its CRD says so); give --listener \(Self.spoListenerDirectory)/policyc-agent.sock and run the agent there", at: firstRule)
         }
         var fields: [(String, JSONValue)] = []
         for (key, value) in seccomp where key != "policyc" && key != "defaultErrnoRet" {

@@ -45,8 +45,10 @@ struct Compile: ParsableCommand {
     @Option(help: "Code generator for NAME.bpf: policyc's own, or libseccomp's (reference).") var backend: Backend = .policyc
     @Flag(help: "Print program length and instructions executed per syscall, per architecture.") var stats = false
     @Option(help: "Namespace of the Pod in NAME.k8s.yaml (its SeccompProfile is cluster-scoped).") var namespace: String?
+    @OptionGroup var agent: AgentAuditOptions
 
     func validate() throws {
+        try agent.validate()
         if let namespace, !Self.isDNSLabel(namespace) {
             throw ValidationError("--namespace \(namespace): a Kubernetes namespace is a DNS label (lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit)")
         }
@@ -59,8 +61,9 @@ struct Compile: ParsableCommand {
     }
 
     func run() throws {
-        let filter = try options.compile(file)
-        try runTests(filter)
+        let policyFilter = try options.compile(file)
+        try runTests(policyFilter)
+        let filter = agent.applied(to: policyFilter)
         let program = try bpf(filter)
         // Only what is asked for is rendered; one output that cannot be written stops none
         // of the others, and the command fails at the end.
@@ -207,5 +210,24 @@ struct Disasm: ParsableCommand {
             program = try options.compile(file).program
         }
         printOut(Disassembler(program).render())
+    }
+}
+
+/// `--audit --listener SOCKET`: the outputs send what the policy would deny to a seccomp agent
+/// (`policyc agent`) instead of denying it.
+struct AgentAuditOptions: ParsableArguments {
+    @Flag(help: "With --listener: what the policy denies becomes SCMP_ACT_NOTIFY to the agent at --listener; the rest is unchanged.") var audit = false
+    @Option(help: ArgumentHelp("The seccomp agent's socket (OCI linux.seccomp.listenerPath), for --audit.", valueName: "socket")) var listener: String?
+    @Option(help: "listenerMetadata passed to the agent with each container.") var listenerMetadata: String?
+
+    func validate() throws {
+        if audit && listener == nil { throw ValidationError("--audit needs --listener SOCKET, the agent's socket (policyc agent --listen SOCKET)") }
+        if listener != nil && !audit { throw ValidationError("--listener is for --audit") }
+        if let listener, !listener.hasPrefix("/") { throw ValidationError("--listener takes an absolute path: the runtime connects to it from its own directory") }
+    }
+
+    func applied(to filter: CompiledFilter) -> CompiledFilter {
+        guard audit, let listener else { return filter }
+        return filter.agentAudit(listener: listener, metadata: listenerMetadata)
     }
 }

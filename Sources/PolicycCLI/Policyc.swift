@@ -10,7 +10,7 @@ public struct Policyc: ParsableCommand {
         commandName: "policyc",
         abstract: "Compile container security policies to seccomp filters and friends.",
         version: "0.1.0 (syscall tables: Linux \(SyscallTable.tablesKernel))",
-        subcommands: [Compile.self, Check.self, Bundle.self, Run.self, SuggestCommand.self, DiffCommand.self, LintCommand.self, ReportCommand.self, Explain.self, Disasm.self, Groups.self])
+        subcommands: [Compile.self, Check.self, Bundle.self, Run.self, SuggestCommand.self, DiffCommand.self, LintCommand.self, ReportCommand.self, AgentCommand.self, Explain.self, Disasm.self, Groups.self])
 
     public init() {}
 
@@ -114,11 +114,15 @@ struct Bundle: ParsableCommand {
     @Option(help: "The container's root filesystem (absolute, or relative to the bundle).") var rootfs: String
     @Option(name: .shortAndLong, help: "Bundle directory to write config.json into.") var output: String
     @Flag(help: "Leave out LSM labels the policy asks for when this kernel lacks that LSM (the bundle then runs here).") var lsmOptional = false
+    @OptionGroup var agent: AgentAuditOptions
     @Argument(parsing: .postTerminator, help: "The command to run (default /bin/sh).") var command: [String] = []
 
+    func validate() throws { try agent.validate() }
+
     func run() throws {
-        let filter = try options.compile(file)
-        try runTests(filter)
+        let policyFilter = try options.compile(file)
+        try runTests(policyFilter)
+        let filter = agent.applied(to: policyFilter)
         let runcCalls = BundleConfig.deniedRuncCalls(filter)
         if !runcCalls.isEmpty {
             report([Diagnostic(.warning, BundleConfig.firstRule(of: runcCalls, in: filter) ?? SourceLocation(file: file, line: 1, column: 1),

@@ -262,6 +262,11 @@ extension System {
         return (bytes, bytes.count == n)
     }
 
+    /// The name of process `pid` (/proc/PID/comm), nil once it is gone.
+    public static func processName(of pid: UInt32) -> String? {
+        readFile("/proc/\(pid)/comm", limit: 64).map { String(decoding: $0.filter { $0 != 0x0A }, as: UTF8.self) }
+    }
+
     /// The executable of process `pid` (/proc/PID/exe), nil once it is gone.
     public static func executable(of pid: UInt32) -> String? { symlinkTarget("/proc/\(pid)/exe") }
 

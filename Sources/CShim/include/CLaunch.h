@@ -183,6 +183,17 @@ int pc_notify_continue(int listener, uint64_t id);
 /* The Landlock ABI the kernel offers, 0 without Landlock. */
 int pc_landlock_abi(void);
 
+/* A Unix stream socket listening at `path` (replaced, mode 0600), or -errno. */
+int pc_unix_listen(const char *path);
+
+/* accept4(fd, CLOEXEC): the connection, or -errno. */
+int pc_accept(int fd);
+
+/* A seccomp agent's message: up to `limit` bytes into buf (one JSON object), the first
+ * SCM_RIGHTS descriptor in *fd (-1 if none), waiting at most `timeout_ms` between reads.
+ * Returns the length or -errno. */
+long pc_recv_state(int sock, char *buf, long limit, int *fd, int timeout_ms);
+
 /* pipe2(fds, O_CLOEXEC); glibc declares it only under _GNU_SOURCE. */
 int pc_pipe_cloexec(int fds[2]);
 #endif

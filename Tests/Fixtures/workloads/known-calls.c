@@ -5,6 +5,7 @@
  *   signals   SIGALRM every 50 us (a handler, without SA_RESTART) while it makes 100 000 getppid
  *             calls; prints eintr=N, the calls that failed (getppid never fails)
  *   restarted the same with SA_RESTART
+ *   later     sleeps 300 ms, then three getppid calls; prints ok=N as orphan does
  *   many      100 000 getppid calls, no signals (the bench's cost per reported call)
  *   orphan    forks; the parent exits at once, the child sleeps 300 ms, makes three getppid
  *             calls and prints ok=N, how many returned a pid (not -ENOSYS) */
@@ -82,6 +83,13 @@ void start(long *stack) {
     if (same(mode, "signals")) signals(0);
     else if (same(mode, "restarted")) signals(SA_RESTART);
     else if (same(mode, "orphan")) orphan();
+    else if (same(mode, "later")) {
+        struct timespec pause = { 0, 300000000 };
+        sys(NR_nanosleep, (long)&pause, 0, 0, 0);
+        long ok = 0;
+        for (int i = 0; i < 3; i++) if (sys(NR_getppid, 0, 0, 0, 0) > 0) ok++;
+        say("ok=", ok);
+    }
     else if (same(mode, "many")) { for (long i = 0; i < 100000; i++) sys(NR_getppid, 0, 0, 0, 0); }
     else { sys(NR_getppid, 0, 0, 0, 0); sys(NR_getppid, 0, 0, 0, 0); }
     leave(0);
