@@ -83,6 +83,12 @@ import Testing
         #expect(agentCalls.map(shape) == runCalls.map(shape) && agentCalls.count == 2, "agent \(agentCalls.map(shape)) run \(runCalls.map(shape))")
         let (valid, errors) = try runTool(Paths.root + "/Tools/validate-schema.py", ["jsonl", Paths.root + "/Docs/audit-record.schema.json", agent.records + "/\(id).jsonl"])
         #expect(valid == 0, "\(errors)")
+        // The agent's record feeds suggest and report as run --audit's does.
+        let (suggested, suggestion, suggestErr) = try runPolicyc(["suggest", agent.records + "/\(id).jsonl"])
+        #expect(suggested == 0 && suggestion.contains("names: [getppid]"), "\(suggestion)\(suggestErr)")
+        let (reported, _, reportErr) = try runPolicyc(["report", policy, "--audit", agent.records + "/\(id).jsonl", "--baseline", "default", "-o", dir + "/review"])
+        let md = (try? String(contentsOfFile: dir + "/review/report.md", encoding: .utf8)) ?? ""
+        #expect(reported == 0 && md.contains("| `getppid` | x86_64 | 2 |"), "\(reportErr)\(md)")
     }
 
     /// Two containers at once, each record only its own; bad peers on the socket change nothing.
@@ -153,5 +159,27 @@ import Testing
         #expect(crd == 0, "\(errors)")
         let (bad, _, badErr) = try runPolicyc(["compile", Paths.policies + "/strict.yaml", "--audit", "--listener", "/run/agent.sock", "--format", "k8s", "-o", dir + "/b.k8s.yaml"])
         #expect(bad == 1 && badErr.contains("strict.yaml:") && badErr.contains("/var/run/security-profiles-operator/"), "\(badErr)")
+    }
+}
+
+/// The shipped manifests: valid for a current Kubernetes, and the example profile is what
+/// `compile --audit` writes today.
+@Suite struct AgentManifestTests {
+    static let dir = Paths.root + "/Deploy/kubernetes"
+
+    @Test func manifestsAreValid() throws {
+        for file in ["policyc-agent.yaml", "strict-audit.k8s.yaml"] {
+            let (status, out) = try runTool("/usr/bin/env", ["kubernetes-validate", "--strict", "--quiet", "--no-warn", Self.dir + "/" + file])
+            #expect(status == 0, "\(file): \(out)")
+        }
+        let (crd, errors) = try Schema.validate("crd", Self.dir + "/strict-audit.k8s.yaml")
+        #expect(crd == 0, "\(errors)")
+    }
+
+    @Test func exampleProfileIsCurrent() throws {
+        let (status, out, err) = try runPolicyc(["compile", "Policies/strict.yaml", "--audit", "--listener", "/var/run/security-profiles-operator/policyc-agent.sock",
+                                                  "--format", "k8s", "-o", "-"], cwd: Paths.root)
+        #expect(status == 0, "\(err)")
+        #expect(out == (try String(contentsOfFile: Self.dir + "/strict-audit.k8s.yaml", encoding: .utf8)), "regenerate Deploy/kubernetes/strict-audit.k8s.yaml")
     }
 }
