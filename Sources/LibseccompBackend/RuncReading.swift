@@ -47,8 +47,14 @@ public enum RuncReading {
         if let (_, difference) = firstDifference(filter, runc: program, cause: cause) { throw difference }
     }
 
-    /// libseccomp builds the largest shipped and corpus profiles in well under a second.
-    public static let deadline = 20
+    /// libseccomp builds the largest shipped and corpus profiles in well under a second; a
+    /// profile that takes it longer than this is an error (runc init would spend as long
+    /// before every container start), with room for a loaded machine to build what was
+    /// accepted (`checkDeadline`).
+    public static let deadline = 5
+
+    /// What a check of an accepted profile allows libseccomp (four times `deadline`).
+    public static let checkDeadline = 20
 
     /// The first rule written in the policy, where a refusal is reported.
     static func firstRule(_ ir: FilterIR) -> SourceLocation? {

@@ -201,7 +201,7 @@ enum RuncRandomPolicy {
             }
             tally.written += 1
             let runc: BPFProgram
-            do { runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json), giveUpAfter: RuncReading.deadline) } catch {
+            do { runc = try LibseccompBackend.compileLikeRunc(try ArtifactMeaningTests.ociProfile(json), giveUpAfter: RuncReading.checkDeadline) } catch {
                 Issue.record("runc would refuse it: \(error)\nseed \(seed)\n\(text)\n\(json)")
                 tally.rejected += 1
                 continue
