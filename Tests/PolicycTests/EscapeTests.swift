@@ -476,7 +476,8 @@ import Testing
 
     @Test func runcGivesANewSessionWithoutTerminal() throws {
         let (_, out) = try runcRun(script: "busybox cut -d' ' -f6,7 /proc/self/stat; busybox cat /dev/tty")
-        #expect(out.hasPrefix("1 0\n") && out.contains("No such device or address"), "\(out)")
+        // runc may warn on the same stream first (cgroups, when other containers start beside it).
+        #expect(out.split(separator: "\n").contains("1 0") && out.contains("No such device or address"), "\(out)")
     }
 
     @Test func runcKeepsTheCgroupTreeReadOnlyWithoutANetNamespace() throws {
