@@ -57,6 +57,8 @@ public struct Linter {
         LintRule(id: "PC401", name: "dead-allowance", severity: .note, help: "The syscall is allowed but needs a capability the policy drops: the allowance does nothing.", reference: "https://man7.org/linux/man-pages/man7/capabilities.7.html"),
         LintRule(id: "PC403", name: "network-intent-undone", severity: .warning, help: "network.families lists a family that the seccomp rules refuse for socket anyway: the intent says one thing, the filter another.", reference: "Docs/language.md#intent-filesystem-network-landlock-apparmor-selinux"),
         LintRule(id: "PC404", name: "deny-inside-grant", severity: .note, help: "A filesystem.deny path lies inside a path the policy grants. policyc run masks it (Landlock cannot take part of a granted tree back), but an OCI runtime given NAME.oci.json enforces it only through the AppArmor profile: without AppArmor there the path stays reachable.", reference: "https://docs.kernel.org/userspace-api/landlock.html"),
+        LintRule(id: "PC405", name: "mount-against-intent", severity: .warning, help: "A container mount contradicts the filesystem intent: a writable mount where the intent only reads or denies, or a mount over a denied path.", reference: "Docs/run.md"),
+        LintRule(id: "PC406", name: "apparmor-against-intent", severity: .warning, help: "A raw apparmor.rules line grants writing (w, a, l) or executing (x) where the filesystem intent does not: the profile says more than the intent.", reference: "Docs/outputs.md#apparmor"),
         LintRule(id: "PC402", name: "useless-capability", severity: .note, help: "The capability is kept but every syscall it serves is denied: drop it.", reference: "https://man7.org/linux/man-pages/man7/capabilities.7.html"),
     ]
 
@@ -254,12 +256,45 @@ public struct Linter {
                 }
             }
         }
+        out += mountsAndAppArmorAgainstIntent()
         if let fs = policy.filesystem {
             let granted = fs.read + fs.write + fs.exec
             for deny in fs.deny {
                 if let grant = granted.first(where: { g in g.value == "/" || deny.value == g.value || deny.value.hasPrefix(g.value.hasSuffix("/") ? g.value : g.value + "/") }) {
                     out.append(finding("PC404", at: deny.location, "\(deny.value) is denied inside \(grant.value), which is granted: policyc run masks it; other runtimes need AppArmor for it"))
                 }
+            }
+        }
+        return out
+    }
+
+    static func under(_ path: String, _ root: String) -> Bool {
+        root == "/" || path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/")
+    }
+
+    /// Mounts and raw AppArmor rules that say more than the filesystem intent.
+    func mountsAndAppArmorAgainstIntent() -> [Finding] {
+        guard let fs = policy.filesystem else { return [] }
+        var out: [Finding] = []
+        let writable = fs.write.map(\.value), denied = fs.deny.map(\.value), executable = fs.exec.map(\.value)
+        for m in policy.container.mounts ?? [] {
+            let readOnly = m.options.contains("ro")
+            if denied.contains(where: { Self.under(m.destination, $0) || Self.under($0, m.destination) }) {
+                out.append(finding("PC405", at: keyLocation("container"), "the \(m.type) mount at \(m.destination) covers a denied path"))
+            } else if !readOnly, !writable.contains(where: { Self.under(m.destination, $0) }) {
+                out.append(finding("PC405", at: keyLocation("container"), "the \(m.type) mount at \(m.destination) is writable, but filesystem.write does not list it"))
+            }
+        }
+        for rule in policy.apparmor?.rules ?? [] {
+            let words = rule.trimmingCharacters(in: .whitespaces).split(separator: " ")
+            guard words.count == 2, words[0].hasPrefix("/"), words[1].hasSuffix(",") else { continue }
+            let path = String(words[0]).replacingOccurrences(of: "{,/**}", with: "").replacingOccurrences(of: "/**", with: "")
+            let perms = words[1].dropLast()
+            if perms.contains(where: { "wal".contains($0) }), !writable.contains(where: { Self.under(path, $0) }) {
+                out.append(finding("PC406", at: keyLocation("apparmor"), "apparmor rule '\(rule)' writes where filesystem.write does not"))
+            }
+            if perms.contains("x"), !executable.contains(where: { Self.under(path, $0) }) {
+                out.append(finding("PC406", at: keyLocation("apparmor"), "apparmor rule '\(rule)' executes where filesystem.exec does not"))
             }
         }
         return out

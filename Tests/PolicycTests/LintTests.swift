@@ -34,6 +34,8 @@ import Testing
         Case(id: "PC401", policy: seccomp("    - names: [chroot]\n      action: allow\n", extra: "capabilities:\n  drop: [SYS_CHROOT]\n"), line: 8),
         Case(id: "PC403", policy: seccomp("    - names: [socket]\n      action: errno(EACCES)\n      when: \"arg0 == AF_INET\"\n", extra: "network:\n  families: [unix, inet]\n"), line: 5),
         Case(id: "PC404", policy: "policyc: v1\nname: t\nextends: [default]\nfilesystem:\n  read: [/etc]\n  deny: [/etc/shadow]\n", line: 6),
+        Case(id: "PC405", policy: "policyc: v1\nname: t\nextends: [default]\nfilesystem:\n  read: [/]\n  write: [/tmp]\ncontainer:\n  mounts: [{type: tmpfs, destination: /srv, options: [nosuid]}]\n", line: 7),
+        Case(id: "PC406", policy: "policyc: v1\nname: t\nextends: [default]\nfilesystem:\n  read: [/]\n  write: [/tmp]\napparmor:\n  rules: [\"/srv/** rw,\"]\n", line: 7),
         Case(id: "PC402", policy: "policyc: v1\nname: t\nextends: [default]\ncapabilities:\n  add: [SYS_TIME]\n", line: 5),
     ]
 
