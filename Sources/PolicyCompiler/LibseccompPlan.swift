@@ -308,27 +308,21 @@ public struct LibseccompPlan: Sendable {
     /// aligned block of the interval the others leave: two masked equalities hold together
     /// exactly when they agree where both masks have bits, as the one of both masks.
     static func maskedOptions(arg: Int, _ cmps: [ArgCmp], universe: UInt64) -> [ArgCmp?] {
-        var mask: UInt64 = 0, value: UInt64 = 0
-        func meet(_ m: UInt64, _ v: UInt64) -> Bool {
-            guard (value ^ v) & mask & m == 0 else { return false }
-            (mask, value) = (mask | m, value | (v & m))
-            return true
-        }
+        var common = Cube.all
         for c in cmps where c.mask != nil {
-            guard meet(c.mask! & universe, c.value & universe) else { return [] }
+            guard let met = common.intersection(Cube(mask: c.mask! & universe, value: c.value & universe)) else { return [] }
+            common = met
         }
-        let (common, commonValue) = (mask, value)
         let others = cmps.filter { $0.mask == nil }
-        var blocks: [(UInt64, UInt64)] = [(0, 0)]
+        var blocks = [Cube.all]
         if !others.isEmpty {
             blocks = intervals(others, universe: universe).flatMap { lo, hi in
-                lo == 0 && hi == universe ? [(0, 0)] : alignedBlocks(lo, hi).map { base, bits in (universe & ~((1 << UInt64(bits)) - 1), base) }
+                lo == 0 && hi == universe ? [Cube.all] : Cube.blocks(lo, hi).map { base, bits in Cube(mask: universe & ~((1 << UInt64(bits)) - 1), value: base) }
             }
         }
-        return blocks.compactMap { m, v -> ArgCmp?? in
-            (mask, value) = (common, commonValue)
-            guard meet(m, v) else { return nil }
-            return .some(mask == 0 ? nil : ArgCmp(arg: arg, mask: mask, op: .eq, value: value))
+        return blocks.compactMap { block -> ArgCmp?? in
+            guard let met = common.intersection(block) else { return nil }
+            return .some(met.mask == 0 ? nil : ArgCmp(arg: arg, mask: met.mask, op: .eq, value: met.value))
         }
     }
 
@@ -362,23 +356,9 @@ public struct LibseccompPlan: Sendable {
         if lo == hi { return [ArgCmp(arg: arg, mask: nil, op: .eq, value: lo)] }
         if lo == 0 { return [ArgCmp(arg: arg, mask: nil, op: .le, value: hi)] }
         if hi == universe { return [ArgCmp(arg: arg, mask: nil, op: .ge, value: lo)] }
-        return alignedBlocks(lo, hi).map { base, bits in
+        return Cube.blocks(lo, hi).map { base, bits in
             bits == 0 ? ArgCmp(arg: arg, mask: nil, op: .eq, value: base)
                       : ArgCmp(arg: arg, mask: universe & ~((1 << UInt64(bits)) - 1), op: .eq, value: base)
-        }
-    }
-
-    /// `lo...hi` (not the whole range) as blocks of 2^bits values starting at a multiple of 2^bits.
-    static func alignedBlocks(_ lo: UInt64, _ hi: UInt64) -> [(base: UInt64, bits: Int)] {
-        var blocks: [(UInt64, Int)] = []
-        var x = lo
-        while true {
-            var bits = min(x == 0 ? 63 : x.trailingZeroBitCount, 63)
-            while bits > 0 && x + ((1 << UInt64(bits)) - 1) > hi { bits -= 1 }
-            blocks.append((x, bits))
-            let last = x + ((1 << UInt64(bits)) - 1)
-            if last >= hi { return blocks }
-            x = last + 1
         }
     }
 

@@ -29,7 +29,30 @@ public struct Linter {
     public let ir: FilterIR
     public let bounding: UInt64
 
-    public init(policy: Policy, ir: FilterIR, bounding: UInt64) { (self.policy, self.ir, self.bounding) = (policy, ir, bounding) }
+    /// Partitions already computed: the checks read the same syscalls many times.
+    private let partitions = PartitionCache()
+    /// The policy file's lines, read once, for `keyLocation`.
+    private let sourceLines: [Substring]
+
+    public init(policy: Policy, ir: FilterIR, bounding: UInt64) {
+        (self.policy, self.ir, self.bounding) = (policy, ir, bounding)
+        let text = (try? String(contentsOfFile: policy.file, encoding: .utf8)) ?? ""
+        sourceLines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    final class PartitionCache: @unchecked Sendable {
+        var byKey: [String: SyscallPartition] = [:]
+    }
+
+    /// The filter's partition of `nr` on `arch`, computed once when nothing extra is asked.
+    func partition(_ arch: Arch, _ nr: UInt32, asking: [ArgCmp] = []) -> SyscallPartition {
+        guard asking.isEmpty else { return Semantics.partition([ir], arch: arch, nr: nr, asking: asking) }
+        let key = "\(arch.rawValue)/\(nr)"
+        if let p = partitions.byKey[key] { return p }
+        let p = Semantics.partition([ir], arch: arch, nr: nr)
+        partitions.byKey[key] = p
+        return p
+    }
 
     public static let rules: [LintRule] = [
         LintRule(id: "PC001", name: "dead-rule", severity: .warning, help: "The rule decides no call on any ABI: earlier rules decide every call it would match, or its condition never holds. Remove it or move it up.", reference: "Docs/language.md#rules (first match wins)"),
@@ -123,8 +146,7 @@ public struct Linter {
     /// Where `key:` is written at the top of the policy file (the parser keeps no location for
     /// plain scalars), else the file's start.
     func keyLocation(_ key: String) -> SourceLocation {
-        guard let text = try? String(contentsOfFile: policy.file, encoding: .utf8) else { return start }
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.hasPrefix(key + ":") {
+        for (i, line) in sourceLines.enumerated() where line.hasPrefix(key + ":") {
             return SourceLocation(file: policy.file, line: i + 1, column: 1)
         }
         return start
@@ -136,7 +158,7 @@ public struct Linter {
         var decided: [SourceLocation: Set<String>] = [:]
         for abi in ir.arches {
             for nr in abi.rules.keys {
-                let p = Semantics.partition([ir], arch: abi.arch, nr: nr)
+                let p = partition(abi.arch, nr)
                 guard p.exact else { return [] }
                 for region in p.regions { if case .rule(let r) = region.outcomes[0].verdict { decided[r.origin, default: []].insert(p.name) } }
             }
@@ -156,7 +178,7 @@ public struct Linter {
         guard let abi = ir.archIR(.native) ?? ir.arches.first else { return [] }
         return ["execve", "exit_group"].compactMap { name in
             guard let nr = abi.table.number(of: name) else { return nil }
-            let p = Semantics.partition([ir], arch: abi.arch, nr: nr)
+            let p = partition(abi.arch, nr)
             guard !p.regions.contains(where: { Self.allows($0.outcomes[0].action) }) else { return nil }
             return finding("PC003", at: origin(of: p.regions.first?.outcomes[0].verdict) ?? start, "\(name) is denied whatever its arguments on \(abi.arch.rawValue)")
         }
@@ -177,7 +199,7 @@ public struct Linter {
         var out: [Finding] = []
         for entry in wide.table.entries {
             guard let twin = compat.table.number(of: entry.name) else { continue }
-            let a = Semantics.partition([ir], arch: .x86_64, nr: entry.number), b = Semantics.partition([ir], arch: .x86, nr: twin)
+            let a = partition(.x86_64, entry.number), b = partition(.x86, twin)
             let aSome = a.regions.first { Self.allows($0.outcomes[0].action) }, bSome = b.regions.first { Self.allows($0.outcomes[0].action) }
             guard (aSome == nil) != (bSome == nil), let some = aSome ?? bSome else { continue }
             let (yes, no) = aSome != nil ? ("x86_64", "x86") : ("x86", "x86_64")
@@ -192,14 +214,14 @@ public struct Linter {
             for (id, names, asking) in Self.risky {
                 for name in names {
                     guard let nr = abi.table.number(of: name) else { continue }
-                    let p = Semantics.partition([ir], arch: abi.arch, nr: nr, asking: asking.map { [$0] } ?? [])
+                    let p = partition(abi.arch, nr, asking: asking.map { [$0] } ?? [])
                     guard let region = p.regions.first(where: { r in Self.allows(r.outcomes[0].action) && (asking.map { c in p.holds(c, in: r) } ?? true) }) else { continue }
                     let what = asking == nil ? "\(name) is allowed" : "\(name) is allowed with \(p.describe(region))"
                     out.append(finding(id, at: origin(of: region.outcomes[0].verdict) ?? start, what + " (\(abi.arch.rawValue))"))
                 }
             }
             if let nr = abi.table.number(of: "personality") {
-                let p = Semantics.partition([ir], arch: abi.arch, nr: nr)
+                let p = partition(abi.arch, nr)
                 if p.arguments.isEmpty, let region = p.regions.first, Self.allows(region.outcomes[0].action) {
                     out.append(finding("PC110", at: origin(of: region.outcomes[0].verdict) ?? start, "personality is allowed without an argument condition (\(abi.arch.rawValue))"))
                 }
@@ -230,7 +252,7 @@ public struct Linter {
             var allowed: [(String, SourceLocation?)] = []
             for name in names {
                 guard let nr = abi.table.number(of: name) else { continue }
-                let p = Semantics.partition([ir], arch: abi.arch, nr: nr)
+                let p = partition(abi.arch, nr)
                 if let r = p.regions.first(where: { Self.allows($0.outcomes[0].action) }) { allowed.append((name, origin(of: r.outcomes[0].verdict))) }
             }
             if kept && allowed.isEmpty { out.append(finding("PC402", at: capabilityLocation(cap), "\(cap) is kept but \(names.joined(separator: ", ")) are all denied")) }
@@ -250,7 +272,7 @@ public struct Linter {
             for family in families {
                 guard let constant = NetworkSpec.familyConstants[family.value], let value = Constants.value(of: constant, on: abi.arch) else { continue }
                 let asking = ArgCmp(arg: 0, mask: nil, op: .eq, value: value)
-                let p = Semantics.partition([ir], arch: abi.arch, nr: nr, asking: [asking])
+                let p = partition(abi.arch, nr, asking: [asking])
                 if !p.regions.contains(where: { Self.allows($0.outcomes[0].action) && p.holds(asking, in: $0) }) {
                     out.append(finding("PC403", at: family.location, "network.families lists \(family.value), but socket(\(constant), …) is denied by the seccomp rules"))
                 }

@@ -4,7 +4,7 @@ import PolicyModel
 /// argument space cut into regions where every comparison either filter makes has one truth
 /// value, each region with a witness vector and the verdict and deciding rule of each filter.
 /// Verdicts depend on arguments only through those comparisons, so a region's witness decides
-/// the whole region: nothing is sampled. `explain`, `diff`, `lint` and `suggest` read it;
+/// the whole region: nothing is sampled. `explain`, `diff`, `lint` and `report` read it;
 /// SemanticsEngineTests hold it to the BPF interpreter.
 public struct SyscallPartition: Sendable {
     /// Whether `c` holds throughout `region` (c among the comparisons of its argument).
@@ -14,6 +14,16 @@ public struct SyscallPartition: Sendable {
             return probe.holds(region.witness)
         }
         return arguments[k].atoms[region.atoms[k]].truth[i]
+    }
+
+    /// The region `args` (as the caller passes them) fall in.
+    public func region(containing args: [UInt64]) -> Region? {
+        let narrow = args.map { arch.hasWideArguments ? $0 : $0 & 0xFFFF_FFFF }
+        return regions.first { region in
+            arguments.enumerated().allSatisfy { k, a in
+                zip(a.comparisons, a.atoms[region.atoms[k]].truth).allSatisfy { $0.holds(narrow) == $1 }
+            }
+        }
     }
 
     public let arch: Arch

@@ -177,13 +177,10 @@ struct Explain: ParsableCommand {
     func regionLines(_ filter: CompiledFilter, arch: Arch, nr: UInt32, args: [UInt64]) -> String {
         let p = Semantics.partition([filter.ir], arch: arch, nr: nr)
         guard p.regions.count > 1 else { return "  the same for every argument\n" }
+        let mine = p.region(containing: args)
         var out = ""
         for region in p.regions {
-            let mine = p.arguments.enumerated().allSatisfy { k, a in
-                let atom = a.atoms[region.atoms[k]]
-                return zip(a.comparisons, atom.truth).allSatisfy { c, t in c.holds(args.map { arch.hasWideArguments ? $0 : $0 & 0xFFFF_FFFF }) == t }
-            }
-            out += "  \(mine ? "this call:" : "otherwise:") \(p.describe(region)) → \(region.outcomes[0].action)\n"
+            out += "  \(mine?.atoms == region.atoms ? "this call:" : "otherwise:") \(p.describe(region)) → \(region.outcomes[0].action)\n"
         }
         return out
     }

@@ -35,23 +35,7 @@ public final class AgentSocket: @unchecked Sendable {
     /// the caller waits and running what it returns after, until every process that carries
     /// the filter is gone. Whether `listener` is a seccomp listener at all is its first answer.
     public static func serve(_ listener: Int32, onCall: (SeccompNotification) -> () -> Void) {
-        var n = pc_notification()
-        var pending: [() -> Void] = []
-        while true {
-            let event = pc_audit_next(listener, -1, -1, &n, pending.isEmpty ? 1 : 0)
-            switch event {
-            case 1:
-                pending.append(onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) })))
-                _ = pc_notify_continue(listener, n.id)
-                if pending.count >= 256 { pending.forEach { $0() }; pending.removeAll() }
-            case 4:
-                pending.forEach { $0() }
-                pending.removeAll()
-            default:
-                pending.forEach { $0() }
-                return
-            }
-        }
+        AuditListener.serve(listener, onCall: onCall)
     }
 
     deinit { Glibc.close(fd) }

@@ -334,33 +334,9 @@ public final class LaunchedChild {
         pc_audit_go()
         close(syncFD)
         syncFD = -1
-        var watched = errorFD, first = pidfd, setupFailure: StepFailure?
-        var n = pc_notification()
-        // What follows a call waits while another call is ready: a call policyc has not taken
-        // yet is one a signal can still interrupt.
-        var pending: [() -> Void] = []
-        func runPending() {
-            pending.forEach { $0() }
-            pending.removeAll(keepingCapacity: true)
-        }
-        while true {
-            switch pc_audit_next(listener, watched, first, &n, pending.isEmpty ? 1 : 0) {
-            case 1:
-                pending.append(onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) })))
-                _ = pc_notify_continue(listener, n.id)
-                if pending.count >= 256 { runPending() }
-            case 4:
-                runPending()
-            case 2:
-                setupFailure = readFailure()
-                watched = -1
-            case 3:
-                first = -1
-            default:
-                runPending()
-                return setupFailure
-            }
-        }
+        var setupFailure: StepFailure?
+        AuditListener.serve(listener, errorFD: errorFD, firstProcess: pidfd, onCall: onCall) { setupFailure = readFailure() }
+        return setupFailure
     }
 
     /// The one child of `pid` (the command an init forked), from /proc/PID/task/PID/children,
@@ -424,5 +400,43 @@ public final class LaunchedChild {
         if syncFD >= 0 { close(syncFD) }
         close(errorFD)
         storage.forEach { free($0) }
+    }
+}
+
+/// The loop that answers a seccomp listener's notifications for an audit: `policyc run
+/// --audit` and `policyc agent`.
+enum AuditListener {
+    /// Hands each notification to `onCall` while the caller waits, answers CONTINUE, and runs
+    /// what `onCall` returned once no other call is ready (a call not yet taken is one a signal
+    /// can still interrupt), until every process that carries the filter is gone. `errorFD`
+    /// readable (a setup failure) calls `onSetupError` once; `firstProcess` exiting ends
+    /// nothing (its children are audited on). -1 watches neither.
+    static func serve(_ listener: Int32, errorFD: Int32 = -1, firstProcess: Int32 = -1,
+                      onCall: (SeccompNotification) -> () -> Void, onSetupError: () -> Void = {}) {
+        var watched = errorFD, first = firstProcess
+        var n = pc_notification()
+        var pending: [() -> Void] = []
+        func runPending() {
+            pending.forEach { $0() }
+            pending.removeAll(keepingCapacity: true)
+        }
+        while true {
+            switch pc_audit_next(listener, watched, first, &n, pending.isEmpty ? 1 : 0) {
+            case 1:
+                pending.append(onCall(SeccompNotification(pid: n.pid, auditArch: n.arch, nr: n.nr, args: withUnsafeBytes(of: n.args) { Array($0.bindMemory(to: UInt64.self)) })))
+                _ = pc_notify_continue(listener, n.id)
+                if pending.count >= 256 { runPending() }
+            case 4:
+                runPending()
+            case 2:
+                onSetupError()
+                watched = -1
+            case 3:
+                first = -1
+            default:
+                runPending()
+                return
+            }
+        }
     }
 }
