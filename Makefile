@@ -3,6 +3,7 @@ SWIFT ?= swift
 APT_PACKAGES = libseccomp-dev pkg-config gcc runc busybox-static bubblewrap apparmor secilc semodule-utils setools selinux-policy-default chromium
 PIP_PACKAGES = "jsonschema>=4.18" pyyaml kubernetes-validate
 RELEASE = bin/policyc
+RELEASE_FULL = bin/policyc-full
 # One static executable: no dynamic loading or relocation at start, which is most of what a
 # launch costs once the policy is compiled (Debian's runc is a non-PIE executable too).
 RELEASE_FLAGS = -c release -Xswiftc -static-executable
@@ -21,11 +22,14 @@ setup:
 	@# The schema checks: Tools/validate-schema.py (python-jsonschema, PyYAML) and kubernetes-validate.
 	@python3 -c 'import jsonschema, referencing, yaml' 2>/dev/null && command -v kubernetes-validate >/dev/null || python3 -m pip install -q $(PIP_PACKAGES)
 
-# bin/policyc is installed (copied), as users get it: the linker's own output file sits in the
-# page cache in small pieces and starts measurably slower than an installed copy.
+# bin/policyc and bin/policyc-full are installed (copied) side by side, as users get them: the
+# linker's own output file sits in the page cache in small pieces and starts measurably slower
+# than an installed copy. policyc hands everything but a cached run to policyc-full.
 build: setup
 	$(SWIFT) build $(RELEASE_FLAGS) --product policyc
+	$(SWIFT) build $(RELEASE_FLAGS) --product policyc-full
 	install -D -m 755 .build/release/policyc $(RELEASE)
+	install -D -m 755 .build/release/policyc-full $(RELEASE_FULL)
 
 demo: build
 	@mkdir -p $(OUT)

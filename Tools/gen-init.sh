@@ -1,10 +1,10 @@
 #!/bin/sh
 # Builds Tools/init/init.c (no libc, static, about 1 KB) and writes its bytes as
-# Sources/Launcher/Generated/InitBinary.swift, for the machine's architecture. policyc run --init
+# Sources/LaunchCore/Generated/InitBinary.swift, for the machine's architecture. policyc run --init
 # execs these bytes from a sealed memfd. A test rebuilds them and compares (InitBinaryTests).
 set -eu
 cd "$(dirname "$0")/.."
-out=${1:-Sources/Launcher/Generated/InitBinary.swift}
+out=${1:-Sources/LaunchCore/Generated/InitBinary.swift}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 arch=$(uname -m)

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CLaunch.h"
+#include "message.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -191,6 +192,16 @@ static int setattr_step(const pc_step *s, const child_state *st) {
     return close_keeping_errno(rc, fd, -1);
 }
 
+/* A bind mount of `name` in `dir` onto itself: a mount of its own, whose flags (no nodev) stay
+ * when the directory's mount changes them. */
+static int bind_onto_itself(int dir, const char *name) {
+    int node = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (node < 0) return -1;
+    char buf[32];
+    const char *path = fd_path(buf, node);
+    return close_keeping_errno(mount(path, path, NULL, MS_BIND, NULL), node, -1);
+}
+
 /* Runs `op` on step a's path, resolved in the root where flagged. */
 static int path_step(const pc_step *s, const child_state *st) {
     char buf[32];
@@ -216,8 +227,13 @@ static int path_step(const pc_step *s, const child_state *st) {
         if (s->op == PC_SYMLINK) {
             rc = symlinkat(s->a, real, slash + 1) == 0 || errno == EEXIST ? 0 : -1;
         } else {
+            /* The exact mode at once (no umask), so no chmod through /proc afterwards. */
+            mode_t umask_was = umask(0);
             rc = mknodat(real, slash + 1, (mode_t)s->y, makedev((unsigned)s->x, (unsigned)s->z));
-            if (rc == 0 || errno == EEXIST) rc = fchmodat(real, slash + 1, (mode_t)s->y & 07777, AT_SYMLINK_NOFOLLOW) == 0 || errno == EOPNOTSUPP ? 0 : -1;
+            int err = errno;
+            umask(umask_was);
+            errno = err;
+            if (rc != 0 && errno == EEXIST) rc = fchmodat(real, slash + 1, (mode_t)s->y & 07777, AT_SYMLINK_NOFOLLOW) == 0 || errno == EOPNOTSUPP ? 0 : -1;
             if (rc == 0 && s->d) {
                 uid_t uid = 0; gid_t gid = 0;
                 const char *q = s->d;
@@ -226,6 +242,7 @@ static int path_step(const pc_step *s, const child_state *st) {
                 while (*q >= '0' && *q <= '9') gid = gid * 10 + (gid_t)(*q++ - '0');
                 rc = fchownat(real, slash + 1, uid, gid, AT_SYMLINK_NOFOLLOW);
             }
+            if (rc == 0 && (s->flags & PC_BIND_SELF)) rc = bind_onto_itself(real, slash + 1);
         }
         return close_keeping_errno(rc, real, -1);
     }
@@ -566,103 +583,6 @@ pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int 
     *error_fd = errors[0];
     *sync_fd = sync[1];
     return pid;
-}
-
-static int cgroup_empty(const char *dir) {
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n + 16 >= sizeof path) return 1;
-    memcpy(path, dir, n);
-    memcpy(path + n, "/cgroup.procs", 14);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 1;
-    char buf[64];
-    ssize_t r = read(fd, buf, sizeof buf);
-    close(fd);
-    return r <= 0;
-}
-
-static void kill_cgroup(const char *dir) {
-    char path[4096], buf[32];
-    size_t n = strlen(dir);
-    if (n + 16 >= sizeof path) return;
-    memcpy(path, dir, n);
-    memcpy(path + n, "/cgroup.procs", 14);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    ssize_t r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    for (ssize_t i = 0, start = 0; i < r; i++) {
-        if (buf[i] != '\n') continue;
-        long pid = 0;
-        for (ssize_t j = start; j < i; j++) pid = pid * 10 + (buf[j] - '0');
-        if (pid > 0) kill((pid_t)pid, SIGKILL);
-        start = i + 1;
-    }
-}
-
-struct pc_dirent64 {
-    uint64_t ino;
-    int64_t off;
-    unsigned short reclen;
-    unsigned char type;
-    char name[];
-};
-
-/* rmdir of every policyc-* cgroup under `base` made over a minute ago: a live container's
- * cgroup always has processes, and the kernel refuses (EBUSY) to remove those, so only the
- * leftovers of runs whose policyc and cleaner were both killed go. Names are random, so the age
- * stands in for an owner that cannot be known across pid namespaces. */
-static void sweep_stale(const char *base) {
-    int dir = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    char buf[8192] __attribute__((aligned(8)));
-    long n;
-    while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
-        for (long off = 0; off < n;) {
-            struct pc_dirent64 *d = (struct pc_dirent64 *)(buf + off);
-            off += d->reclen;
-            if (strncmp(d->name, "policyc-", 8) != 0) continue;
-            struct stat st;
-            if (fstatat(dir, d->name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
-            if (now.tv_sec - st.st_mtim.tv_sec < 60) continue;
-            unlinkat(dir, d->name, AT_REMOVEDIR);
-        }
-    }
-    close(dir);
-}
-
-pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count,
-                       const char *const *stale_bases, int base_count) {
-    pid_t pid = fork();
-    if (pid != 0) return pid < 0 ? -errno : pid;
-    /* Only policyc may hold the write end: its death is the signal. Nothing else of policyc's
-     * (a terminal, pipes to its parent) may be kept alive by this process either. */
-    close(keep_fd);
-    if (watch_fd != 3) { dup2(watch_fd, 3); watch_fd = 3; }
-    syscall(SYS_close_range, 4, ~0U, 0);
-    for (int fd = 0; fd < 3; fd++) {
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0 && null != fd) { dup2(null, fd); close(null); }
-    }
-    setsid();
-    char byte;
-    while (read(watch_fd, &byte, 1) > 0) {}
-    struct timespec tick = { 0, 10000000 };
-    for (int round = 0; round < 500; round++) {
-        int left = 0;
-        for (int i = 0; i < count; i++) {
-            if (access(cgroup_dirs[i], F_OK) != 0) continue;
-            if (!cgroup_empty(cgroup_dirs[i])) { kill_cgroup(cgroup_dirs[i]); left++; continue; }
-            if (rmdir(cgroup_dirs[i]) != 0 && errno != ENOENT) left++;
-        }
-        if (!left) break;
-        nanosleep(&tick, NULL);
-    }
-    for (int i = 0; i < base_count; i++) sweep_stale(stale_bases[i]);
-    _exit(0);
 }
 
 static volatile pid_t forward_to = 0;
@@ -1061,12 +981,7 @@ long pc_recv_state(int sock, char *buf, long limit, int *fd, int timeout_ms) {
         if (ready <= 0) return ready == 0 ? (total > 0 ? total : -ETIMEDOUT) : -errno;
         char control[CMSG_SPACE(sizeof(int) * 8)];
         struct iovec io = { buf + total, (size_t)(limit - total) };
-        struct msghdr m;
-        memset(&m, 0, sizeof m);
-        m.msg_iov = &io;
-        m.msg_iovlen = 1;
-        m.msg_control = control;
-        m.msg_controllen = sizeof control;
+        struct msghdr m = pc_message(&io, control, sizeof control);
         ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -errno;

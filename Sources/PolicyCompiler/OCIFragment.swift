@@ -9,12 +9,8 @@ public struct OCIFragmentEmitter {
     public init(_ filter: CompiledFilter) { self.filter = filter }
 
     /// Docker's masked and read-only paths.
-    public static let maskedPaths = [
-        "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-        "/sys/devices/virtual/powercap",
-    ]
-    public static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    public static let maskedPaths = ContainerDefaults.maskedPaths
+    public static let readonlyPaths = ContainerDefaults.readonlyPaths
 
     static let namespaceTypes: [String: String] = [
         "user": "user", "pid": "pid", "mount": "mount", "uts": "uts", "ipc": "ipc", "net": "network",

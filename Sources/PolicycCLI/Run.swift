@@ -26,92 +26,23 @@ struct Run: ParsableCommand {
 
     /// The same request the quick path makes.
     var request: RunRequest {
-        RunRequest(includeDirs: options.includeDirs, policy: policy, rootfs: rootfs, bundle: bundle, lsmOptional: lsmOptional,
-                   tty: tty, initProcess: initProcess, noCache: noCache, audit: audit, auditReport: auditReport, preserveFDs: preserveFds, name: name, command: command)
+        var r = RunRequest()
+        (r.includeDirs, r.policy, r.rootfs, r.bundle, r.lsmOptional) = (options.includeDirs, policy, rootfs, bundle, lsmOptional)
+        (r.tty, r.initProcess, r.noCache, r.audit, r.auditReport) = (tty, initProcess, noCache, audit, auditReport)
+        (r.preserveFDs, r.name, r.command) = (preserveFds, name, command)
+        return r
     }
 
-    func validate() throws { try request.validate() }
+    func validate() throws {
+        if let message = request.validationError { throw ValidationError(message) }
+    }
 
     func run() throws { try request.run() }
 }
 
-/// What `policyc run` was asked to do, from ArgumentParser (`Run`) or the quick path.
-struct RunRequest: Equatable {
-    var includeDirs: [String] = []
-    var policy: String?
-    var rootfs: String?
-    var bundle: String?
-    var lsmOptional = false
-    var tty = false
-    var initProcess = false
-    var noCache = false
-    var audit = false
-    var auditReport: String?
-    var preserveFDs: Int32 = 0
-    var name: String?
-    var command: [String] = []
-
-    func validate() throws {
-        if preserveFDs < 0 || preserveFDs > 1 << 20 { throw ValidationError("--preserve-fds takes a count from 0 up") }
-        if let name, name.isEmpty || name.count > 64 || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) || name.hasPrefix(".") {
-            throw ValidationError("--name takes 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")
-        }
-        if command.isEmpty && bundle == nil { throw ValidationError("give the command to run after --, e.g. policyc run -- /bin/sh -c id") }
-        if bundle != nil && rootfs != nil { throw ValidationError("--bundle brings its own rootfs; drop --rootfs") }
-        if auditReport != nil && !audit { throw ValidationError("--audit-report records an audit: add --audit") }
-    }
-
-    /// `policyc run` is on the path of every container start, and ArgumentParser's reflection
-    /// costs about a millisecond of it; a plain command line (each option once, values as
-    /// separate words, the command after `--`) is read here instead. Anything else (help,
-    /// `--name=value`, a repeated or unknown option, no `--`, what `validate()` refuses) gives
-    /// nil and goes through ArgumentParser, and a test holds the two to the same result.
-    static func parseQuickly(_ arguments: ArraySlice<String>) -> RunRequest? {
-        var request = RunRequest()
-        var rest = arguments
-        while let word = rest.popFirst() {
-            switch word {
-            case "--":
-                request.command = Array(rest)
-                return (try? request.validate()) != nil ? request : nil
-            case "-I":
-                guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
-                request.includeDirs.append(value)
-            case "--preserve-fds":
-                guard let value = rest.popFirst(), let count = Int32(value), request.preserveFDs == 0, count > 0 else { return nil }
-                request.preserveFDs = count
-            case "--name":
-                guard let value = rest.popFirst(), !value.hasPrefix("-"), request.name == nil else { return nil }
-                request.name = value
-            case "--policy", "--rootfs", "--bundle":
-                guard let value = rest.popFirst(), !value.hasPrefix("-"), request.setOnce(word, value) else { return nil }
-            case "--lsm-optional", "--tty", "-t", "--init", "--no-cache":
-                guard request.setOnce(word, nil) else { return nil }
-            default:
-                return nil
-            }
-        }
-        return nil
-    }
-
-    /// Sets the option `name` (a flag when `value` is nil); false when it was set already.
-    private mutating func setOnce(_ name: String, _ value: String?) -> Bool {
-        func once<T>(_ field: inout T, _ unset: T, _ new: T) -> Bool where T: Equatable {
-            guard field == unset else { return false }
-            field = new
-            return true
-        }
-        switch name {
-        case "--policy": return once(&policy, nil, value)
-        case "--rootfs": return once(&rootfs, nil, value)
-        case "--bundle": return once(&bundle, nil, value)
-        case "--lsm-optional": return once(&lsmOptional, false, true)
-        case "--init": return once(&initProcess, false, true)
-        case "--no-cache": return once(&noCache, false, true)
-        default: return once(&tty, false, true)
-        }
-    }
-
+/// The rest of a run that only policyc-full can do: compile a policy the cache lacks, read an
+/// OCI bundle's config.json, audit.
+extension RunRequest {
     /// What an OCI bundle's config.json says about the process and its root.
     struct BundleProcess {
         var rootfs: String
@@ -150,7 +81,7 @@ struct RunRequest: Equatable {
     func auditProfile(_ filter: CompiledFilter) throws -> RunProfile {
         var profile = RunProfile(filter)
         do {
-            profile.seccompFilter = try filter.auditProgram().bytes
+            profile.setSeccompFilter(try filter.auditProgram())
         } catch {
             System.writeStderr("policyc: the audit filter: \(error)\n")
             throw ExitCode(1)
@@ -169,15 +100,10 @@ struct RunRequest: Equatable {
     /// The compiled profile: from the cache when the policy and everything it extends are
     /// unchanged, else compiled (and cached). Warnings are printed either way.
     func profile() throws -> RunProfile {
-        let cache = noCache ? nil : ProfileCache.standard()
-        let key = cache.flatMap { _ in ProfileCache.key(policy: policy ?? "<shipped>/default", includeDirs: includeDirs) }
-        if let cache, let key, let entry = cache.lookup(key: key) {
-            System.writeStderr(entry.warnings)
-            return entry.profile
-        }
+        if let profile = cachedProfile() { return profile }
         let (filter, inputs, warnings) = try policyOptions.compileRecordingInputs(policy)
         let profile = RunProfile(filter)
-        if let cache, let key { cache.store(key: key, inputs: inputs, entry: .init(profile: profile, warnings: warnings)) }
+        cacheSlot().map { $0.cache.store(key: $0.key, inputs: inputs, entry: .init(profile: profile, warnings: warnings)) }
         return profile
     }
 
@@ -198,12 +124,8 @@ struct RunRequest: Equatable {
         let audit = try self.audit ? AuditSink(log: auditLog(), file: auditReport.map { try RecordFile(path: $0) }) : nil
         var profile = try audit.map { try auditProfile($0.log.filter) } ?? profile()
         let (rootfs, command) = try resolveBundle(into: &profile)
-        var options = RunOptions(rootfs: rootfs, command: command, lsmOptional: lsmOptional, initProcess: initProcess)
-        options.preserveDescriptors = preserveFDs
-        options.name = name
-        let runner = ContainerRunner(profile: profile, options: options)
         do {
-            let status = try runner.run(tty: tty, onDenied: audit.map { sink in { sink.onCall($0) } })
+            let status = try launch(profile, rootfs: rootfs, command: command, onDenied: audit.map { sink in { sink.onCall($0) } })
             if let audit {
                 audit.finish(exitStatus: status)
                 System.writeStderr(auditText(audit.log))

@@ -45,8 +45,9 @@ public enum LaunchStep: Equatable, Sendable {
     /// directory, `nullDevice` bound over anything else.
     case mask(String, nullDevice: String)
     /// A device node: `mode` holds its type (S_IFCHR, S_IFBLK) and exact permissions;
-    /// `owner` is "uid:gid" or nil for root.
-    case mknod(String, major: UInt32, minor: UInt32, mode: UInt32, owner: String? = nil)
+    /// `owner` is "uid:gid" or nil for root. `bindOntoItself`: then a mount of its own, which
+    /// keeps allowing the device when its directory's mount is made nodev.
+    case mknod(String, major: UInt32, minor: UInt32, mode: UInt32, owner: String? = nil, bindOntoItself: Bool = false)
     /// The container's root: every later path beneath it is resolved there (openat2
     /// RESOLVE_IN_ROOT), so the image's symlinks and ".." never lead out of it.
     case openRoot(String)
@@ -94,7 +95,7 @@ public enum LaunchStep: Equatable, Sendable {
         case .unshare: return "unshare"
         case .awaitParent: return "wait for policyc"
         case .mask(let path, _): return "mask \(path)"
-        case .mknod(let path, _, _, _, _): return "mknod \(path)"
+        case .mknod(let path, _, _, _, _, _): return "mknod \(path)"
         case .openRoot(let path): return "open root \(path)"
         case .setAttributes(let path, _, _, _): return "mount_setattr \(path)"
         case .closeInheritedDescriptors: return "close inherited descriptors"
@@ -269,9 +270,10 @@ public final class LaunchedChild {
             case .awaitParent: s.op = Int32(PC_WAIT.rawValue)
             case .mask(let path, let null):
                 s.op = Int32(PC_MASK.rawValue); s.a = root.cString(path, &s, str); s.b = str(root.relative(null).0); s.flags |= PC_STEP_OPTIONAL
-            case .mknod(let path, let major, let minor, let mode, let owner):
+            case .mknod(let path, let major, let minor, let mode, let owner, let bindOntoItself):
                 s.op = Int32(PC_MKNOD.rawValue); s.a = root.cString(path, &s, str); s.x = UInt64(major); s.z = UInt64(minor); s.y = UInt64(mode)
                 s.d = str(owner)
+                if bindOntoItself { s.flags |= PC_BIND_SELF }
             case .exec(let path, let argv, let env):
                 s.op = Int32(PC_EXEC.rawValue); s.a = str(path); s.argv = vector(argv); s.envp = vector(env)
             }

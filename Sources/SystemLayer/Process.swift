@@ -28,21 +28,39 @@ public enum ProcessControl {
 
     /// Starts the process that removes `cgroupDirs` once policyc is gone, however it ends, and
     /// then the cgroups of earlier runs left under `staleBases`.
-    public static func spawnCleaner(cgroupDirs: [String], staleBases: [String]) throws(SystemError) -> Int32 {
+    public static func spawnCleaner(cgroupDirs: [String], staleBases: [String]) throws(SystemError) -> Cleaner {
         var fds: [Int32] = [0, 0]
-        guard pc_pipe_cloexec(&fds) == 0 else { throw SystemError("pipe2", errno) }
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else { throw SystemError("socketpair", errno) }
         let dirs = cgroupDirs.map { strdup($0) }, bases = staleBases.map { strdup($0) }
         defer { (dirs + bases).forEach { free($0) } }
         var dirPointers = dirs.map { UnsafePointer<CChar>($0) }, basePointers = bases.map { UnsafePointer<CChar>($0) }
         let pid = dirPointers.withUnsafeMutableBufferPointer { d in
             basePointers.withUnsafeMutableBufferPointer { b in
-                pc_spawn_cleaner(fds[0], fds[1], d.baseAddress, Int32(d.count), b.baseAddress, Int32(b.count))
+                pc_spawn_cleaner(fds[1], fds[0], d.baseAddress, Int32(d.count), b.baseAddress, Int32(b.count))
             }
         }
-        close(fds[0])
-        guard pid > 0 else { close(fds[1]); throw SystemError("fork", -pid) }
-        // The write end stays open, unused, for as long as policyc lives.
-        return fds[1]
+        close(fds[1])
+        guard pid > 0 else { close(fds[0]); throw SystemError("clone", -pid) }
+        return Cleaner(channel: fds[0])
+    }
+
+    /// The cleaner, seen from policyc: its channel stays open, unused but for `hold`, for as
+    /// long as policyc lives (its closing, however policyc ends, is the cleaner's signal).
+    public struct Cleaner: Sendable {
+        let channel: Int32
+
+        /// The cleaner holds `pid`'s mount namespace until it ends: the namespace's mounts are
+        /// then taken down there, after policyc, rather than in the container's exit, which
+        /// policyc waits for. Best effort: without it the exit only takes longer.
+        public func holdMountNamespace(of pid: Int32) {
+            let fd = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            _ = hold(fd)
+            close(fd)
+        }
+
+        /// The cleaner keeps a copy of `fd` open until it ends; 0 or -errno.
+        func hold(_ fd: Int32) -> Int32 { pc_cleaner_hold(channel, fd) }
     }
 
     public static func landlockABI() -> Int { Int(pc_landlock_abi()) }
@@ -54,6 +72,18 @@ public enum ProcessControl {
     public static func currentUID() -> UInt32 { getuid() }
     public static func currentGID() -> UInt32 { getgid() }
     public static func pid() -> Int32 { getpid() }
+}
+
+extension System {
+    /// execv(path, arguments): returns only on failure, with its error (the caller's
+    /// environment and descriptors go to the new program unchanged).
+    public static func exec(_ path: String, _ arguments: [String]) -> SystemError {
+        var cArgs: [UnsafeMutablePointer<CChar>?] = arguments.map { s -> UnsafeMutablePointer<CChar>? in strdup(s) }
+        cArgs.append(nil)
+        defer { for case let arg? in cArgs { free(arg) } }
+        execv(path, cArgs)
+        return SystemError("execve", errno)
+    }
 }
 
 extension ProcessControl {

@@ -1,4 +1,5 @@
 import Foundation
+@testable import LaunchCore
 @testable import Launcher
 import PolicyCompiler
 import PolicyModel

@@ -1,4 +1,5 @@
 import Foundation
+@testable import LaunchCore
 @testable import Launcher
 import PolicyCompiler
 import PolicyModel
@@ -15,7 +16,7 @@ import Testing
         let (status, out) = try runTool("/bin/sh", [Paths.root + "/Tools/gen-init.sh", dir + "/InitBinary.swift"])
         #expect(status == 0, "\(out)")
         let rebuilt = try Data(contentsOf: URL(fileURLWithPath: dir + "/InitBinary.swift"))
-        let shipped = try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/Sources/Launcher/Generated/InitBinary.swift"))
+        let shipped = try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/Sources/LaunchCore/Generated/InitBinary.swift"))
         #expect(rebuilt == shipped, "run Tools/gen-init.sh and commit the result")
     }
 

@@ -56,7 +56,7 @@ import Testing
         for step in try planner.plan() where order.last != Self.kind(step) { order.append(Self.kind(step)) }
         // Nothing of policyc's (memory, descriptors, session) reaches the setup; webserver has
         // a network namespace, whose loopback comes up.
-        #expect(order == ["not dumpable", "close fds", "setsid", "lo up", "mounts", "wait", "join cgroup", "unshare", "mounts", "pivot_root", "chdir", "hostname", "rlimits", "bounding", "setgroups", "setgid",
+        #expect(order == ["not dumpable", "close fds", "lo up", "mounts", "wait", "join cgroup", "unshare", "mounts", "pivot_root", "chdir", "hostname", "rlimits", "setsid", "bounding", "setgroups", "setgid",
                           "keepcaps", "setuid", "capset", "no_new_privs", "landlock", "seccomp", "exec"])
         guard case .exec(let path, let argv, _) = try planner.plan().last else { Issue.record("no exec"); return }
         #expect(path == "/usr/bin/env" && argv == ["env"])
@@ -338,6 +338,21 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: fresh))
     }
 
+    /// The nodes policyc makes have their exact modes whatever the caller's umask (they are
+    /// made under umask 0), and the container still gets the caller's umask.
+    @Test func deviceNodesHaveTheirModeWhateverTheUmask() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try makeBusyboxRootfs(dir + "/rootfs")
+        let inside = "busybox stat -c %a /dev/null /dev/zero /dev/tty; umask"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "umask 077; exec \(Paths.binary) run --rootfs \(dir)/rootfs -- /bin/sh -c '\(inside)'"]
+        let (status, out, err) = try runCapturing(process)
+        #expect(status == 0, "\(err)")
+        #expect(out == "666\n666\n666\n0077\n", "\(out)")
+    }
+
     @Test func rootlessAsNobody() throws {
         let (status, out, err) = try runContainer(["run", "--", "/bin/sh", "-c", "id -u; cat /proc/self/uid_map"], as: "nobody")
         #expect(status == 0, "\(err)")
@@ -374,8 +389,7 @@ func runPolicycAs(_ user: String, _ arguments: [String]) throws -> (Int32, Strin
     try? FileManager.default.removeItem(atPath: dir)
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try FileManager.default.copyItem(atPath: Paths.binary, toPath: dir + "/policyc")
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir + "/policyc")
+    try installPolicyc(into: dir)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
     process.arguments = ["-u", user, "--", dir + "/policyc"] + arguments

@@ -11,6 +11,8 @@ enum Paths {
     static let policies = root + "/Policies"
     static let profiles = root + "/Profiles"
     static var binary: String { root + "/.build/debug/policyc" }
+    /// What `policyc` hands every command but a cached run to, beside it.
+    static var fullBinary: String { root + "/.build/debug/policyc-full" }
 
     static let corpusProfiles = ["moby-default.json", "containers-common.json", "moby-example.json", "moby-conditional-include.json"]
 }
@@ -64,6 +66,18 @@ func sampleArguments(for ir: FilterIR, nr: UInt32, abi: ArchIR, rng: inout Split
         vectors.append((0..<6).map { _ in Bool.random(using: &rng) ? pool.randomElement(using: &rng)! : rng.next() })
     }
     return vectors
+}
+
+/// Copies policyc and policyc-full into `dir` (mode 0755), as an installation elsewhere; the
+/// path of the copy of policyc.
+@discardableResult
+func installPolicyc(into dir: String) throws -> String {
+    for binary in [Paths.binary, Paths.fullBinary] {
+        let copy = dir + "/" + URL(fileURLWithPath: binary).lastPathComponent
+        try FileManager.default.copyItem(atPath: binary, toPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+    }
+    return dir + "/policyc"
 }
 
 /// Runs the policyc binary; returns exit status, stdout and stderr.

@@ -6,7 +6,7 @@
  * forwards the usual signals to the command, reaps every child, and exits with the command's
  * status (128 + signal when it was killed). No libc: a few raw syscalls, no signal handlers
  * (signals are taken synchronously with rt_sigtimedwait), so policyc can hold it to a filter of
- * seven syscalls. Built by Tools/gen-init.sh into Sources/Launcher/Generated/InitBinary.swift. */
+ * seven syscalls. Built by Tools/gen-init.sh into Sources/LaunchCore/Generated/InitBinary.swift. */
 
 #if defined(__x86_64__)
 #define NR_rt_sigprocmask 14

@@ -45,8 +45,9 @@ enum pc_op {
     PC_WAIT,             /* wait for the parent's byte on the sync pipe (id maps, cgroup made) */
     PC_MASK,             /* hide path a: an empty read-only tmpfs over a directory, the file b
                             (/dev/null) bound over anything else */
-    PC_MKNOD,            /* device node a of type and mode y (S_IFCHR/S_IFBLK | mode), number
-                            x:z (major:minor), owned by c's uid:gid ("uid:gid" in d, optional) */
+    PC_MKNOD,            /* device node a of type and mode y (S_IFCHR/S_IFBLK | mode, exactly),
+                            number x:z (major:minor), owned by "uid:gid" in d (optional);
+                            with PC_BIND_SELF bound onto itself */
     PC_OPEN_ROOT,        /* open directory a (O_PATH): every later path flagged PC_IN_ROOT is
                             resolved beneath it with openat2(RESOLVE_IN_ROOT) */
     PC_SETATTR,          /* mount_setattr(a, AT_RECURSIVE, set x, clear y): a whole mount tree */
@@ -62,6 +63,7 @@ enum pc_op {
 #define PC_SOURCE_IN_ROOT 4  /* a mount's source (a) lies in the root too */
 #define PC_CREATE_DIR 8      /* a mount's target is made as a directory where missing */
 #define PC_CREATE_FILE 16    /* a mount's target is made as an empty file where missing */
+#define PC_BIND_SELF 32      /* PC_MKNOD: the node is then bound onto itself, a mount of its own */
 
 typedef struct {
     int32_t op;
@@ -93,12 +95,19 @@ typedef struct {
  * close), else -1. */
 pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int *error_fd, int *sync_fd);
 
-/* A process that outlives policyc: when `watch_fd` reaches EOF (policyc exited, even by
- * SIGKILL), it kills what is left in the cgroup directories and removes them; then it removes
- * empty `policyc-PID` cgroups under `stale_bases` whose policyc is gone (earlier runs whose
- * policyc and cleaner were both killed), off the launch's critical path. */
-pid_t pc_spawn_cleaner(int watch_fd, int keep_fd, const char *const *cgroup_dirs, int count,
+/* A process that outlives policyc, sharing its memory (no fork's copying): when `channel`, its
+ * end of a socket pair, reaches EOF (policyc exited, even by SIGKILL), it kills what is left in
+ * the cgroup directories and removes them; then it removes empty `policyc-*` cgroups under
+ * `stale_bases` over a minute old (earlier runs whose policyc and cleaner were both killed),
+ * off the launch's critical path. Descriptors sent to it (pc_cleaner_hold) stay open until it
+ * ends. `keep_fd` is policyc's end, which the cleaner does not keep. Returns its pid or -errno. */
+pid_t pc_spawn_cleaner(int channel, int keep_fd, const char *const *cgroup_dirs, int count,
                        const char *const *stale_bases, int base_count);
+
+/* Hands `fd` to the cleaner behind `channel` (SCM_RIGHTS), which holds it until it ends: the
+ * container's mount namespace, so that its teardown is not part of the container's exit, which
+ * policyc waits for. 0 or -errno. */
+int pc_cleaner_hold(int channel, int fd);
 
 /* Loads a BPF_PROG_TYPE_CGROUP_DEVICE program of `count` eBPF instructions and attaches it to
  * the cgroup v2 directory `cgroup_fd` (BPF_F_ALLOW_MULTI, as runc does); the verifier's log goes

@@ -1,5 +1,3 @@
-import PolicyModel
-
 /// Which devices a container may open or create: everything is denied, then runc's usual
 /// character devices and the policy's `container.devices` are allowed. The same rules go to the
 /// v1 devices controller, the v2 device program, and the OCI `linux.resources.devices`.

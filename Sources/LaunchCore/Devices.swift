@@ -1,5 +1,4 @@
-import PolicyCompiler
-import PolicyModel
+import PolicyCore
 
 /// A device node the launch makes: runc's defaults and the policy's `container.devices`.
 struct DeviceNode: Equatable {

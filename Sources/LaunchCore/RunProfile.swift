@@ -1,5 +1,4 @@
-import PolicyCompiler
-import PolicyModel
+import PolicyCore
 
 /// Everything `policyc run` takes from a compiled policy: small enough to cache as bytes, so a
 /// launch need not parse YAML or generate code again.
@@ -20,6 +19,12 @@ public struct RunProfile: Equatable, Sendable {
     public var selinuxContext: String
     public var seccompFilter: [UInt8]
     public var seccompFlags: UInt32
+    /// The verdict `seccompFilter` gives execve on this machine's architecture whatever its
+    /// arguments, when it denies it: no command could start (the compiler's answer, kept so
+    /// that the launch needs no BPF interpreter).
+    public var execveDenial: String?
+    /// The filter of `--init`'s pid 1 for this machine's architecture.
+    public var initFilter: [UInt8]
     public var capabilities: CapabilitySets
 
     public struct PathRules: Equatable, Sendable {
@@ -35,27 +40,18 @@ public struct RunProfile: Equatable, Sendable {
         }
     }
 
-    static let seccompFlagBits: [String: UInt32] = ["SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
-                                                    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32]
-
-    public init(_ filter: CompiledFilter) {
-        let policy = filter.policy
-        name = policy.name
-        namespaces = OCIFragmentEmitter.defaultNamespaces(policy)
-        container = policy.container
-        noNewPrivileges = policy.noNewPrivileges ?? true
-        filesystem = policy.filesystem.map { PathRules(read: $0.read.map(\.value), write: $0.write.map(\.value), exec: $0.exec.map(\.value), deny: $0.deny.map(\.value)) }
-        tcpBind = policy.network?.tcpBind.map(\.value) ?? []
-        tcpConnect = policy.network?.tcpConnect.map(\.value) ?? []
-        landlockMinimumAbi = policy.landlock?.minimumAbi
-        landlockRequired = policy.landlock?.required
-        apparmorRequested = policy.apparmor != nil
-        apparmorProfile = OCIFragmentEmitter(filter).apparmorProfile
-        selinuxRequested = policy.selinux != nil
-        selinuxContext = SELinuxLabel(policy: policy).context
-        seccompFilter = filter.program.bytes
-        seccompFlags = filter.ir.flags.reduce(0) { $0 | (Self.seccompFlagBits[$1] ?? 0) }
-        capabilities = filter.capabilities
+    /// Every field, as the compiler fills them (`RunProfile(filter)` in Launcher).
+    public init(name: String, namespaces: [String], container: ContainerSpec, noNewPrivileges: Bool, filesystem: PathRules?,
+                tcpBind: [UInt16], tcpConnect: [UInt16], landlockMinimumAbi: Int?, landlockRequired: Bool?,
+                apparmorRequested: Bool, apparmorProfile: String, selinuxRequested: Bool, selinuxContext: String,
+                seccompFilter: [UInt8], seccompFlags: UInt32, execveDenial: String?, initFilter: [UInt8], capabilities: CapabilitySets) {
+        (self.name, self.namespaces, self.container, self.noNewPrivileges) = (name, namespaces, container, noNewPrivileges)
+        (self.filesystem, self.tcpBind, self.tcpConnect) = (filesystem, tcpBind, tcpConnect)
+        (self.landlockMinimumAbi, self.landlockRequired) = (landlockMinimumAbi, landlockRequired)
+        (self.apparmorRequested, self.apparmorProfile) = (apparmorRequested, apparmorProfile)
+        (self.selinuxRequested, self.selinuxContext) = (selinuxRequested, selinuxContext)
+        (self.seccompFilter, self.seccompFlags, self.execveDenial, self.initFilter) = (seccompFilter, seccompFlags, execveDenial, initFilter)
+        self.capabilities = capabilities
     }
 }
 
@@ -65,7 +61,7 @@ extension RunProfile {
     /// Equal when their bytes are: the container spec's environment is a list of tuples.
     public static func == (a: RunProfile, b: RunProfile) -> Bool { a.encoded() == b.encoded() }
 
-    static let magic: [UInt8] = Array("policyc run profile 3\n".utf8)
+    static let magic: [UInt8] = Array("policyc run profile 4\n".utf8)
 
     public func encoded() -> [UInt8] {
         var w = ByteWriter()
@@ -85,6 +81,8 @@ extension RunProfile {
         w.string(selinuxContext)
         w.bytes(seccompFilter)
         w.u64(UInt64(seccompFlags))
+        w.optional(execveDenial) { $0.string($1) }
+        w.bytes(initFilter)
         for mask in [capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient] { w.u64(mask) }
         return w.bytes
     }
@@ -92,7 +90,7 @@ extension RunProfile {
     /// nil when `bytes` is not a whole profile of this version.
     public init?(decoding bytes: ArraySlice<UInt8>) {
         var r = ByteReader(bytes)
-        var filesystem: PathRules?, minimumAbi: Int?, required: Bool?
+        var filesystem: PathRules?, minimumAbi: Int?, required: Bool?, execveDenial: String?
         guard r.raw(Self.magic.count) == Self.magic[...],
               let name = r.string(), let namespaces = r.strings(), let container = r.container(),
               let noNewPrivileges = r.bool(),
@@ -107,6 +105,7 @@ extension RunProfile {
               let apparmorRequested = r.bool(), let apparmorProfile = r.string(),
               let selinuxRequested = r.bool(), let selinuxContext = r.string(),
               let filter = r.bytes(), let flags = r.u64().flatMap({ UInt32(exactly: $0) }),
+              r.field(&execveDenial, { $0.string() }), let initFilter = r.bytes(),
               let bounding = r.u64(), let effective = r.u64(), let permitted = r.u64(), let inheritable = r.u64(), let ambient = r.u64(),
               r.atEnd else { return nil }
         self.name = name
@@ -124,6 +123,8 @@ extension RunProfile {
         self.selinuxContext = selinuxContext
         self.seccompFilter = filter
         self.seccompFlags = flags
+        self.execveDenial = execveDenial
+        self.initFilter = initFilter
         self.capabilities = CapabilitySets(bounding: bounding, effective: effective, permitted: permitted, inheritable: inheritable, ambient: ambient)
     }
 }

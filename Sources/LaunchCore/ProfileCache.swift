@@ -1,4 +1,4 @@
-import PolicyModel
+import PolicyCore
 import SystemLayer
 
 /// Compiled run profiles, so that `policyc run` of an unchanged policy neither parses YAML nor
@@ -39,11 +39,16 @@ public struct ProfileCache: Sendable {
 
     /// What besides the input files decides the result: the policy named (a path, or a
     /// shipped name), the `-I` list, the working directory (relative paths, labels in
-    /// messages) and this very binary (its compiler and its shipped policies).
+    /// messages) and both executables (policyc-full's compiler and shipped policies make the
+    /// entry, policyc reads it), whichever of the two asks.
     public static func key(policy: String, includeDirs: [String]) -> String? {
-        guard let binary = System.identity(of: "/proc/self/exe"), let cwd = System.currentDirectory() else { return nil }
-        var key = "policyc profile cache 1\nbinary \(binary.device) \(binary.inode) \(binary.size) "
-        key += "\(binary.modifiedSeconds).\(binary.modifiedNanoseconds)\ncwd \(cwd)\npolicy \(policy)"
+        guard let cwd = System.currentDirectory() else { return nil }
+        var key = "policyc profile cache 2\n"
+        for binary in Installation.executables {
+            guard let id = System.identity(of: binary) else { key += "absent \(binary)\n"; continue }
+            key += "binary \(id.device) \(id.inode) \(id.size) \(id.modifiedSeconds).\(id.modifiedNanoseconds)\n"
+        }
+        key += "cwd \(cwd)\npolicy \(policy)"
         for dir in includeDirs { key += "\ninclude \(dir)" }
         return key
     }

@@ -1,5 +1,4 @@
-import PolicyCompiler
-import PolicyModel
+import PolicyCore
 import SystemLayer
 
 /// Launches a container under a compiled policy and supervises it until it exits.
@@ -57,7 +56,8 @@ public struct ContainerRunner {
     func start(_ planner: LaunchPlanner, cgroup: ContainerCgroup?) throws -> LaunchedChild {
         let steps = try planner.plan()
         let madeFirst = cgroup?.layout == .unified
-        if madeFirst, let cgroup { try setUp(cgroup, limits: profile.container) }
+        var cleaner: ProcessControl.Cleaner?
+        if madeFirst, let cgroup { cleaner = try setUp(cgroup, limits: profile.container) }
         let child: LaunchedChild
         do {
             let cgroupFD = madeFirst ? try cgroup?.openForClone() : nil
@@ -68,7 +68,8 @@ public struct ContainerRunner {
             throw error
         }
         do {
-            if !madeFirst, let cgroup { try setUp(cgroup, limits: profile.container) }
+            if !madeFirst, let cgroup { cleaner = try setUp(cgroup, limits: profile.container) }
+            cleaner?.holdMountNamespace(of: child.pid)
             if planner.usesUserNamespace {
                 try cgroup?.join(pid: child.pid)
                 try writeIDMaps(child.pid)
@@ -126,14 +127,15 @@ public struct ContainerRunner {
 
     /// Starts the cleaner first, so that the cgroup goes even if policyc is killed, then makes
     /// the cgroup with its limits.
-    func setUp(_ cgroup: ContainerCgroup, limits container: ContainerSpec) throws {
-        _ = try ProcessControl.spawnCleaner(cgroupDirs: cgroup.directories, staleBases: ContainerCgroup.bases(layout: cgroup.layout))
+    func setUp(_ cgroup: ContainerCgroup, limits container: ContainerSpec) throws -> ProcessControl.Cleaner {
+        let cleaner = try ProcessControl.spawnCleaner(cgroupDirs: cgroup.directories, staleBases: ContainerCgroup.bases(layout: cgroup.layout))
         do {
             try cgroup.create(limits: container)
         } catch {
             cgroup.remove()
             throw RunError(description: "setting up the container's cgroup failed: \(error)")
         }
+        return cleaner
     }
 
     /// Root inside maps to the caller's own id when rootless (setgroups denied first); run by

@@ -1,5 +1,4 @@
-import PolicyCompiler
-import PolicyModel
+import PolicyCore
 import SystemLayer
 
 /// The container's cgroup: v2 (unified) when /sys/fs/cgroup is cgroup2, else the v1

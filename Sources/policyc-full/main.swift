@@ -1,0 +1,3 @@
+import PolicycCLI
+
+Policyc.entry()
