@@ -26,6 +26,59 @@ enum LaunchBench {
         return items.flatMap { first in permutations(items.filter { $0 != first }).map { [first] + $0 } }
     }
 
+    /// The benchmark's container: a busybox rootfs, the policy, its filter for bwrap.
+    struct Container {
+        let work: String, rootfs: String, policy: String
+        var bwrap: [String] {
+            ["/usr/bin/bwrap", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-ipc", "--bind", rootfs, "/",
+             "--proc", "/proc", "--dev", "/dev", "--seccomp", "9", "/bin/true"]
+        }
+        var filter: [Int32: String] { [9: work + "/bench.bpf"] }
+
+        init(root: String, policyc: String) {
+            work = NSTemporaryDirectory() + "policyc-bench-\(getpid())"
+            rootfs = work + "/bundle/rootfs"
+            policy = work + "/bench.yaml"
+            try? FileManager.default.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
+            for dir in ["proc", "dev", "sys", "tmp"] { try? FileManager.default.createDirectory(atPath: rootfs + "/" + dir, withIntermediateDirectories: true) }
+            try? FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+            try? FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/true", withDestinationPath: "busybox")
+            try? Data("""
+                policyc: v1
+                name: bench
+                extends: [\(root)/Tests/Fixtures/corpus/seccomp/moby-default.json]
+                container:
+                  namespaces: [pid, mount, uts, ipc, net]
+                  resources: { memory: 256Mi, pids: 128 }
+                """.utf8).write(to: URL(fileURLWithPath: policy))
+            _ = shell("\(policyc) compile \(policy) --format bpf -o \(work)/bench.bpf")
+        }
+
+        func run(_ policyc: String) -> [String] { [policyc, "run", "--policy", policy, "--rootfs", rootfs, "--", "/bin/true"] }
+
+        func remove() { try? FileManager.default.removeItem(atPath: work) }
+    }
+
+    /// `policyc-bench ab A B`: two installations of policyc (directories holding policyc and
+    /// policyc-full) and bwrap, in every order in turn, paired ratios: how a change to the
+    /// launch is judged, since the machine's speed drifts more than most changes move it.
+    static func compare(root: String, a: String, b: String, rounds: Int = 300) {
+        let bench = Container(root: root, policyc: a + "/policyc")
+        defer { bench.remove() }
+        setenv("POLICYC_CACHE_DIR", bench.work + "/cache", 1)
+        let commands: [(argv: [String], files: [Int32: String])] = [(bench.run(a + "/policyc"), [:]), (bench.run(b + "/policyc"), [:]), (bench.bwrap, bench.filter)]
+        var times = [[Double]](repeating: [], count: 3)
+        let orders = permutations(Array(0..<3))
+        for i in 0..<(rounds + 3) {
+            var took = [Double](repeating: 0, count: 3)
+            for c in orders[i % orders.count] { took[c] = time(commands[c].argv, files: commands[c].files) }
+            if i >= 3 { for c in 0..<3 { times[c].append(took[c]) } }
+        }
+        let ratio = { (x: Int, y: Int) in median(zip(times[x], times[y]).map { $0 / $1 }) }
+        print(String(format: "A %.2f ms, B %.2f ms, bwrap %.2f ms (medians of %d); paired: A/bwrap %.3f, B/bwrap %.3f, B/A %.3f",
+                     median(times[0]), median(times[1]), median(times[2]), rounds, ratio(0, 2), ratio(1, 2), ratio(1, 0)))
+    }
+
     static func run(root: String) {
         let policyc = root + "/bin/policyc"
         guard FileManager.default.isExecutableFile(atPath: policyc),
@@ -34,32 +87,16 @@ enum LaunchBench {
             print("launch benchmark skipped: needs bin/policyc, runc and bwrap (make bench installs them)")
             return
         }
-        let work = NSTemporaryDirectory() + "policyc-bench-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let rootfs = work + "/bundle/rootfs"
-        try? FileManager.default.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
-        for dir in ["proc", "dev", "sys", "tmp"] { try? FileManager.default.createDirectory(atPath: rootfs + "/" + dir, withIntermediateDirectories: true) }
-        try? FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
-        try? FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/true", withDestinationPath: "busybox")
-        let policy = work + "/bench.yaml"
-        try? Data("""
-            policyc: v1
-            name: bench
-            extends: [\(root)/Tests/Fixtures/corpus/seccomp/moby-default.json]
-            container:
-              namespaces: [pid, mount, uts, ipc, net]
-              resources: { memory: 256Mi, pids: 128 }
-            """.utf8).write(to: URL(fileURLWithPath: policy))
-        _ = shell("\(policyc) compile \(policy) --format bpf -o \(work)/bench.bpf")
+        let bench = Container(root: root, policyc: policyc)
+        defer { bench.remove() }
+        let (work, rootfs, policy) = (bench.work, bench.rootfs, bench.policy)
         _ = shell("\(policyc) bundle \(policy) --rootfs rootfs -o \(work)/bundle -- /bin/true")
-        let bwrap = ["/usr/bin/bwrap", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-ipc", "--bind", rootfs, "/",
-                     "--proc", "/proc", "--dev", "/dev", "--seccomp", "9", "/bin/true"]
         // Round i's commands (runc's container name is new each round).
         let commands = { (i: Int) -> [(argv: [String], files: [Int32: String])] in [
-            ([policyc, "run", "--policy", policy, "--rootfs", rootfs, "--", "/bin/true"], [:]),
+            (bench.run(policyc), [:]),
             ([policyc, "run", "--no-cache", "--policy", policy, "--rootfs", rootfs, "--", "/bin/true"], [:]),
             (["/usr/sbin/runc", "run", "--bundle", work + "/bundle", "bench-\(getpid())-\(i)"], [:]),
-            (bwrap, [9: work + "/bench.bpf"]),
+            (bench.bwrap, bench.filter),
         ] }
         var times = [[Double]](repeating: [], count: 4)
         // A private profile cache, warmed by the first rounds; --no-cache shows what a first run costs.

@@ -27,6 +27,11 @@ func cell(_ s: FilterStats) -> String {
     String(format: "%5d %6.2f %4d", s.length, s.mean, s.max)
 }
 
+// `policyc-bench ab DIR_A DIR_B` compares two installations' launches (see LaunchBench.compare).
+if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "ab" {
+    LaunchBench.compare(root: root, a: CommandLine.arguments[2], b: CommandLine.arguments[3])
+    exit(0)
+}
 // `policyc-bench launch` runs only the launch benchmark.
 let launchOnly = CommandLine.arguments.dropFirst().first == "launch"
 if !launchOnly {
