@@ -178,7 +178,7 @@ static const char *keep(cleaner_plan *plan, size_t *used, const char *s) {
     return p;
 }
 
-pid_t pc_spawn_cleaner(int channel, int keep_fd, const char *const *cgroup_dirs, int count,
+pid_t pc_spawn_cleaner(int channel, const char *const *cgroup_dirs, int count,
                        const char *const *stale_bases, int base_count) {
     if (count > 64 || base_count > 16) return -EINVAL;
     char *region = mmap(NULL, CLEANER_TEXT + CLEANER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -190,9 +190,7 @@ pid_t pc_spawn_cleaner(int channel, int keep_fd, const char *const *cgroup_dirs,
     plan->base_count = base_count;
     for (int i = 0; i < count; i++) if (!(plan->dirs[i] = keep(plan, &used, cgroup_dirs[i]))) return -ENAMETOOLONG;
     for (int i = 0; i < base_count; i++) if (!(plan->bases[i] = keep(plan, &used, stale_bases[i]))) return -ENAMETOOLONG;
-    /* Born with every signal blocked: policyc's handlers would run on shared memory. Its
-     * end of the channel (`keep_fd`) goes with the others the cleaner closes. */
-    (void)keep_fd;
+    /* Born with every signal blocked: policyc's handlers would run on shared memory. */
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);

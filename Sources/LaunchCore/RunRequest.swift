@@ -94,9 +94,9 @@ public struct RunRequest: Equatable, Sendable {
         return (cache, key)
     }
 
-    /// The compiled profile when the cache has it for unchanged inputs (its warnings printed).
-    public func cachedProfile() -> RunProfile? {
-        guard let (cache, key) = cacheSlot(), let entry = cache.lookup(key: key) else { return nil }
+    /// The compiled profile when `slot` has it for unchanged inputs (its warnings printed).
+    public func cachedProfile(in slot: (cache: ProfileCache, key: String)?) -> RunProfile? {
+        guard let (cache, key) = slot, let entry = cache.lookup(key: key) else { return nil }
         System.writeStderr(entry.warnings)
         return entry.profile
     }
@@ -114,7 +114,8 @@ public struct RunRequest: Equatable, Sendable {
     /// `policyc run ARGS` where the small executable can do it all: a plain command line, no
     /// bundle to read, and the profile in the cache. nil leaves the run to policyc-full.
     public static func runFromCache(_ arguments: ArraySlice<String>) -> Int32? {
-        guard let request = parseQuickly(arguments), request.bundle == nil, let profile = request.cachedProfile() else { return nil }
+        guard let request = parseQuickly(arguments), request.bundle == nil,
+              let profile = request.cachedProfile(in: request.cacheSlot()) else { return nil }
         do {
             return try request.launch(profile, rootfs: request.rootfs, command: request.command)
         } catch {

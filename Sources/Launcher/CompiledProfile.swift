@@ -24,20 +24,21 @@ extension RunProfile {
             apparmorProfile: OCIFragmentEmitter(filter).apparmorProfile,
             selinuxRequested: policy.selinux != nil,
             selinuxContext: SELinuxLabel(policy: policy).context,
-            seccompFilter: [],
+            seccompFilter: filter.program.bytes,
             seccompFlags: filter.ir.flags.reduce(0) { $0 | (Self.seccompFlagBits[$1] ?? 0) },
-            execveDenial: nil,
+            execveDenial: Self.execveDenial(filter.program),
             initFilter: InitFilter.program().bytes,
             capabilities: filter.capabilities)
-        setSeccompFilter(filter.program)
     }
 
     /// Replaces the filter (`--audit` loads an audit program instead of the policy's), with
     /// the execve check that goes with it.
     public mutating func setSeccompFilter(_ program: BPFProgram) {
         seccompFilter = program.bytes
-        execveDenial = CompiledFilter.execveDenial(program).map { "\($0)" }
+        execveDenial = Self.execveDenial(program)
     }
+
+    static func execveDenial(_ program: BPFProgram) -> String? { CompiledFilter.execveDenial(program).map { "\($0)" } }
 }
 
 extension LaunchPlanner {

@@ -8,10 +8,6 @@ public struct OCIFragmentEmitter {
 
     public init(_ filter: CompiledFilter) { self.filter = filter }
 
-    /// Docker's masked and read-only paths.
-    public static let maskedPaths = ContainerDefaults.maskedPaths
-    public static let readonlyPaths = ContainerDefaults.readonlyPaths
-
     static let namespaceTypes: [String: String] = [
         "user": "user", "pid": "pid", "mount": "mount", "uts": "uts", "ipc": "ipc", "net": "network",
         "cgroup": "cgroup", "time": "time",
@@ -46,8 +42,8 @@ public struct OCIFragmentEmitter {
     public func linuxFields() throws(SeccompJSONEmitter.EmitError) -> [(String, JSONValue)] {
         let container = filter.policy.container
         var fields: [(String, JSONValue)] = [("seccomp", try SeccompJSONEmitter(filter).object())]
-        fields.append(("maskedPaths", .array(Self.maskedPaths.map { .string($0) })))
-        fields.append(("readonlyPaths", .array(Self.readonlyPaths.map { .string($0) })))
+        fields.append(("maskedPaths", .array(ContainerDefaults.maskedPaths.map { .string($0) })))
+        fields.append(("readonlyPaths", .array(ContainerDefaults.readonlyPaths.map { .string($0) })))
         var resources: [(String, JSONValue)] = []
         if let memory = container.memory { resources.append(("memory", .object([("limit", .number(memory))]))) }
         if let pids = container.pids { resources.append(("pids", .object([("limit", .number(UInt64(pids)))]))) }

@@ -89,7 +89,7 @@ struct ReportData {
             ("Seccomp", [("default action", f.ir.defaultAction.description), ("architectures", f.ir.arches.map(\.arch.rawValue).joined(separator: ", ")),
                          ("syscalls on \(arch.rawValue)", "\(posture.values.filter { $0 == "allowed" }.count) allowed, \(posture.values.filter { $0 == "conditioned" }.count) conditioned, \(posture.values.filter { $0 == "denied" }.count) denied")]),
             ("Resources", [("memory", c.memory.map { "\($0 >> 20) MiB" } ?? "none"), ("pids", c.pids.map(String.init) ?? "none"), ("cpus", c.cpus.map { String($0) } ?? "none")]),
-            ("Paths", [("masked", OCIFragmentEmitter.maskedPaths.joined(separator: ", ")), ("read-only", OCIFragmentEmitter.readonlyPaths.joined(separator: ", "))]),
+            ("Paths", [("masked", ContainerDefaults.maskedPaths.joined(separator: ", ")), ("read-only", ContainerDefaults.readonlyPaths.joined(separator: ", "))]),
         ]
         var lsm: [(String, String)] = []
         if p.apparmor != nil { lsm.append(("AppArmor", OCIFragmentEmitter(f).apparmorProfile)) }

@@ -100,10 +100,11 @@ extension RunRequest {
     /// The compiled profile: from the cache when the policy and everything it extends are
     /// unchanged, else compiled (and cached). Warnings are printed either way.
     func profile() throws -> RunProfile {
-        if let profile = cachedProfile() { return profile }
+        let slot = cacheSlot()
+        if let profile = cachedProfile(in: slot) { return profile }
         let (filter, inputs, warnings) = try policyOptions.compileRecordingInputs(policy)
         let profile = RunProfile(filter)
-        cacheSlot().map { $0.cache.store(key: $0.key, inputs: inputs, entry: .init(profile: profile, warnings: warnings)) }
+        slot.map { $0.cache.store(key: $0.key, inputs: inputs, entry: .init(profile: profile, warnings: warnings)) }
         return profile
     }
 

@@ -36,7 +36,7 @@ public enum ProcessControl {
         var dirPointers = dirs.map { UnsafePointer<CChar>($0) }, basePointers = bases.map { UnsafePointer<CChar>($0) }
         let pid = dirPointers.withUnsafeMutableBufferPointer { d in
             basePointers.withUnsafeMutableBufferPointer { b in
-                pc_spawn_cleaner(fds[1], fds[0], d.baseAddress, Int32(d.count), b.baseAddress, Int32(b.count))
+                pc_spawn_cleaner(fds[1], d.baseAddress, Int32(d.count), b.baseAddress, Int32(b.count))
             }
         }
         close(fds[1])

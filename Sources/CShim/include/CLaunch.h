@@ -100,8 +100,9 @@ pid_t pc_launch(const pc_clone_spec *spec, const pc_step *steps, int count, int 
  * the cgroup directories and removes them; then it removes empty `policyc-*` cgroups under
  * `stale_bases` over a minute old (earlier runs whose policyc and cleaner were both killed),
  * off the launch's critical path. Descriptors sent to it (pc_cleaner_hold) stay open until it
- * ends. `keep_fd` is policyc's end, which the cleaner does not keep. Returns its pid or -errno. */
-pid_t pc_spawn_cleaner(int channel, int keep_fd, const char *const *cgroup_dirs, int count,
+ * ends. It keeps no other descriptor of policyc's (policyc's end of the channel among them).
+ * Returns its pid or -errno. */
+pid_t pc_spawn_cleaner(int channel, const char *const *cgroup_dirs, int count,
                        const char *const *stale_bases, int base_count);
 
 /* Hands `fd` to the cleaner behind `channel` (SCM_RIGHTS), which holds it until it ends: the
